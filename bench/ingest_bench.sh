@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# End-to-end OTLP/gRPC ingest benchmark: builds Release, then for each shard count starts `spindle` on free
+# loopback ports, drives it with spindle-ingest-driver for a fixed time, and reports spans/s, MB/s, the server's
+# CPU-seconds per million spans, its peak RSS and request latency. Each configuration runs several times on a
+# fresh server; the median of each figure is reported (these machines are noisy). See bench/README.md.
+#
+#   bench/ingest_bench.sh                       full: 3 runs x 10 s for 1 and 2 shards
+#   bench/ingest_bench.sh --quick               smoke: 1 run x 2 s each, fails on any request error
+#   options: --duration S  --runs N  --shards "1 2"  --head-max-bytes SIZE  --out FILE (append the results)
+#            --build-dir DIR (default build-release)  --no-build  --spindle BIN  --driver BIN
+#            --driver-connections C  --driver-streams S  --spans-per-request N  --attrs N
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+duration=10
+runs=3
+shard_list="1 2"
+head_max_bytes=12GiB
+build_dir="$root/build-release"
+build=1
+quick=0
+out=""
+spindle_bin=""
+driver_bin=""
+driver_args=()
+
+die() { echo "ingest_bench: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; runs=1; duration=2; shift ;;
+    --duration) duration=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --shards) shard_list=$2; shift 2 ;;
+    --head-max-bytes) head_max_bytes=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --build-dir) build_dir=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    --spindle) spindle_bin=$2; shift 2 ;;
+    --driver) driver_bin=$2; shift 2 ;;
+    --driver-connections) driver_args+=(--connections "$2"); shift 2 ;;
+    --driver-streams) driver_args+=(--streams "$2"); shift 2 ;;
+    --spans-per-request) driver_args+=(--spans-per-request "$2"); shift 2 ;;
+    --attrs) driver_args+=(--attrs "$2"); shift 2 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+  esac
+done
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+
+if [ $build = 1 ]; then
+  cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build_dir" --target spindle spindle-ingest-driver -j"$(nproc)" >/dev/null
+fi
+spindle_bin=${spindle_bin:-$build_dir/api/spindle}
+driver_bin=${driver_bin:-$build_dir/bench/spindle-ingest-driver}
+[ -x "$spindle_bin" ] || die "no spindle binary at $spindle_bin"
+[ -x "$driver_bin" ] || die "no driver binary at $driver_bin"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/spindle-ingest-bench.XXXXXX")
+server_pid=""
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  # Only the server this script started, by its pid.
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() {  # utime+stime of a process, in clock ticks (fields 14 and 15; comm may contain spaces)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+json_num() {  # json_num KEY FILE: first numeric value of "KEY": in the driver's one-line JSON
+  grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2
+}
+json_errors() { grep -o '"errors":{[^}]*}' "$1" | cut -d: -f2- ; }
+
+# start_server SHARDS LOG: starts spindle on free loopback ports; sets server_pid, grpc_port, query_port.
+start_server() {
+  local shards=$1 log=$2
+  "$spindle_bin" -shards="$shards" -head.max-bytes="$head_max_bytes" \
+    -otlp.grpc-endpoint=127.0.0.1:0 -otlp.http-endpoint=127.0.0.1:0 \
+    -server.http-listen-address=127.0.0.1 -server.http-listen-port=0 2>"$log" &
+  server_pid=$!
+  local deadline=$((SECONDS + 30)) line=""
+  while [ $SECONDS -lt $deadline ]; do
+    line=$(grep -m1 'spindle ready:' "$log" || true)
+    [ -n "$line" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; die "spindle exited during startup"; }
+    sleep 0.1
+  done
+  [ -n "$line" ] || { cat "$log" >&2; die "spindle did not log 'spindle ready' within 30 s"; }
+  grpc_port=$(sed -n 's/.*otlp_grpc=[0-9.]*:\([0-9]*\).*/\1/p' <<<"$line")
+  query_port=$(sed -n 's/.*query=[0-9.]*:\([0-9]*\).*/\1/p' <<<"$line")
+  if [ -z "$grpc_port" ] || [ -z "$query_port" ]; then die "cannot parse ports from: $line"; fi
+  while [ $SECONDS -lt $deadline ]; do
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$query_port/ready" && return 0
+    sleep 0.1
+  done
+  die "spindle /ready did not answer 200 within 30 s"
+}
+
+# stop_server: SIGTERM, wait up to 60 s, require exit status 0.
+stop_server() {
+  kill -TERM "$server_pid"
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    die "spindle (pid $server_pid) did not exit within 60 s of SIGTERM"
+  fi
+  local status=0
+  wait "$server_pid" || status=$?
+  server_pid=""
+  [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2];
+                                            else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+busy_ticks() {  # all CPUs' non-idle time, in clock ticks (user nice system irq softirq steal)
+  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+# spindle_receiver_spans_total{protocol="grpc"} from /metrics; empty if the server does not export it.
+server_spans() {
+  curl -fsS --max-time 5 "http://127.0.0.1:$query_port/metrics" 2>/dev/null |
+    awk '/^spindle_receiver_spans_total\{protocol="grpc"\}/ {print $2}'
+}
+
+report="$work/report.md"
+{
+  echo "### Ingest benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit"
+  echo
+  echo "Machine: $(nproc) cores ($cpu_model), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)" \
+       "RAM, $(uname -sr); load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Driver on the same machine: ${driver_args[*]:-defaults (2 connections x 16 streams, 100 spans/request)}."
+  echo "Each figure is the median of $runs run(s) of ${duration} s on a fresh server (-head.max-bytes=$head_max_bytes)."
+  echo
+  echo "| shards | spans/s | MB/s | server CPU-s / M spans | server cores | peak RSS MiB | p50 ms | p90 ms | p99 ms" \
+       "| max ms | driver cores | other cores | failed requests |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+} >"$report"
+
+failed=0
+for shards in $shard_list; do
+  rows="$work/rows.$shards"
+  : >"$rows"
+  for run in $(seq 1 "$runs"); do
+    log="$work/spindle.$shards.$run.log"
+    start_server "$shards" "$log"
+    spans_before=$(server_spans)
+    before=$(cpu_ticks "$server_pid")
+    busy_before=$(busy_ticks)
+    drv_status=0
+    TIMEFORMAT='%U %S'
+    { time "$driver_bin" --target "127.0.0.1:$grpc_port" --duration "$duration" "${driver_args[@]}" \
+        >"$work/driver.json" 2>"$work/driver.err"; } 2>"$work/driver.time" || drv_status=$?
+    after=$(cpu_ticks "$server_pid")
+    busy_after=$(busy_ticks)
+    rss_kb=$(peak_rss_kb "$server_pid")
+    spans_after=$(server_spans)
+    # A trace of the first request must be readable back: the driver's in-place ID rewriting produced real traces.
+    trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/driver.json" | cut -d'"' -f4 || true)
+    trace_spans=$(curl -fsS --max-time 10 -H 'Accept: application/json' \
+                    "http://127.0.0.1:$query_port/api/traces/$trace_id" 2>/dev/null | grep -o '"spanId"' | wc -l)
+    stop_server
+    if [ "$trace_spans" = 0 ]; then
+      echo "ingest_bench: trace $trace_id of the first request is not found by /api/traces" >&2
+      failed=1
+    fi
+    if [ $drv_status != 0 ] && [ $drv_status != 3 ]; then
+      cat "$work/driver.err" >&2
+      die "driver failed (exit $drv_status) against $shards shard(s)"
+    fi
+    spans=$(json_num spans "$work/driver.json")
+    seconds=$(json_num seconds "$work/driver.json")
+    errors=$(json_num error_count "$work/driver.json")
+    [ "$errors" = 0 ] || failed=1
+    # The server must have stored exactly what it acknowledged.
+    if [ -n "$spans_before" ] && [ -n "$spans_after" ] && [ $((spans_after - spans_before)) != "$spans" ]; then
+      echo "ingest_bench: driver saw $spans spans acknowledged, server counted $((spans_after - spans_before))" >&2
+      failed=1
+    fi
+    read -r drv_user drv_sys <"$work/driver.time"
+    # One row per run: spans/s MB/s cpu_s_per_M server_cores rss_mib p50 p90 p99 max errors driver_cores
+    # other_cores (CPU used by anything but the server and the driver: noise from other work on the machine).
+    awk -v spans="$spans" -v secs="$seconds" -v ticks=$((after - before)) -v hz="$clk_tck" -v rss="$rss_kb" \
+        -v busy=$((busy_after - busy_before)) \
+        -v sps="$(json_num spans_per_second "$work/driver.json")" -v mbs="$(json_num mb_per_second "$work/driver.json")" \
+        -v p50="$(json_num p50 "$work/driver.json")" -v p90="$(json_num p90 "$work/driver.json")" \
+        -v p99="$(json_num p99 "$work/driver.json")" -v max="$(json_num max "$work/driver.json")" \
+        -v errs="$errors" -v du="$drv_user" -v ds="$drv_sys" 'BEGIN {
+          cpu = ticks / hz; drv = du + ds; other = busy / hz - cpu - drv
+          printf "%.0f %.2f %.2f %.2f %.0f %s %s %s %s %s %.2f %.2f\n", sps, mbs,
+                 (spans > 0 ? cpu / (spans / 1e6) : 0), cpu / secs, rss / 1024, p50, p90, p99, max, errs,
+                 drv / secs, (other > 0 ? other : 0) / secs }' >>"$rows"
+    echo "shards=$shards run=$run: $(tail -1 "$rows")  errors=$(json_errors "$work/driver.json")" \
+         "first trace: $trace_spans spans" >&2
+  done
+  col() { awk -v c="$1" '{print $c}' "$rows" | median; }
+  echo "| $shards | $(col 1) | $(col 2) | $(col 3) | $(col 4) | $(col 5) | $(col 6) | $(col 7) | $(col 8) |" \
+       "$(col 9) | $(col 11) | $(col 12) | $(awk '{s += $10} END {print s}' "$rows") (all runs) |" >>"$report"
+done
+{
+  echo
+  echo "Columns: see bench/README.md. The driver shares the $(nproc)-core machine with the server: with 2 shards" \
+       "it competes with the shards for CPU. \"other cores\" is CPU used by everything else during the runs" \
+       "(noise: anything above ~0.05 means the figures are disturbed)."
+} >>"$report"
+
+cat "$report"
+if [ -n "$out" ]; then { cat "$report"; echo; } >>"$out"; fi
+if [ $failed = 1 ]; then
+  echo "ingest_bench: some requests failed or were not stored (see above)" >&2
+  [ $quick = 1 ] && exit 1
+fi
+exit 0
