@@ -25,11 +25,16 @@ std::string_view status_code_name(StatusCode code) {
   return "UNKNOWN";
 }
 
+const std::string& Status::empty_message() {
+  static const std::string kEmpty;
+  return kEmpty;
+}
+
 std::string Status::to_string() const {
-  std::string out(status_code_name(code_));
-  if (!message_.empty()) {
+  std::string out(status_code_name(code()));
+  if (!message().empty()) {
     out += ": ";
-    out += message_;
+    out += message();
   }
   return out;
 }

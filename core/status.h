@@ -1,6 +1,7 @@
 #pragma once
 // Status: the error model of the data path. Codes are numbered exactly like gRPC status codes so the API layer
 // maps them 1:1 (api/status_mapping.h is the one place that turns them into HTTP and gRPC statuses).
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -28,23 +29,37 @@ enum class StatusCode : int {
 
 std::string_view status_code_name(StatusCode code);
 
+// One pointer wide: OK is a null pointer, so the data path's "everything fine" returns cost no more than a bool.
+// Only an error allocates (its code and message).
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(StatusCode code, std::string message)
+      : rep_(code == StatusCode::Ok ? nullptr : new Rep{code, std::move(message)}) {}
+  Status(const Status& other) : rep_(other.rep_ ? new Rep(*other.rep_) : nullptr) {}
+  Status(Status&&) noexcept = default;
+  Status& operator=(const Status& other) {
+    if (this != &other) rep_.reset(other.rep_ ? new Rep(*other.rep_) : nullptr);
+    return *this;
+  }
+  Status& operator=(Status&&) noexcept = default;
 
   static Status ok() { return Status(); }
-  bool is_ok() const { return code_ == StatusCode::Ok; }
-  StatusCode code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool is_ok() const { return rep_ == nullptr; }
+  StatusCode code() const { return rep_ ? rep_->code : StatusCode::Ok; }
+  const std::string& message() const { return rep_ ? rep_->message : empty_message(); }
   // "INVALID_ARGUMENT: message" (or "OK").
   std::string to_string() const;
   // Explicitly drop a status the caller has decided not to act on.
   void ignore() const {}
 
  private:
-  StatusCode code_ = StatusCode::Ok;
-  std::string message_;
+  struct Rep {
+    StatusCode code;
+    std::string message;
+  };
+  static const std::string& empty_message();
+  std::unique_ptr<Rep> rep_;
 };
 
 inline Status invalid_argument(std::string m) { return {StatusCode::InvalidArgument, std::move(m)}; }

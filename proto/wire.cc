@@ -46,27 +46,7 @@ Result<WireTag> WireReader::read_tag_slow() {
   return WireTag{field, static_cast<WireType>(type)};
 }
 
-Result<uint32_t> WireReader::read_fixed32() {
-  if (data_.size() - pos_ < 4) {
-    return error("truncated fixed32");
-  }
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
-  pos_ += 4;
-  return v;
-}
-
-Result<uint64_t> WireReader::read_fixed64() {
-  if (data_.size() - pos_ < 8) {
-    return error("truncated fixed64");
-  }
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
-  pos_ += 8;
-  return v;
-}
-
-Result<std::string_view> WireReader::read_length_delimited() {
+Result<std::string_view> WireReader::read_length_delimited_slow() {
   const size_t start = offset();
   SPINDLE_ASSIGN_OR_RETURN(uint64_t len, read_varint());
   size_t remaining = data_.size() - pos_;

@@ -62,9 +62,32 @@ class WireReader {
     }
     return read_varint_slow();
   }
-  Result<uint32_t> read_fixed32();
-  Result<uint64_t> read_fixed64();
-  Result<std::string_view> read_length_delimited();
+  Result<uint32_t> read_fixed32() {
+    if (data_.size() - pos_ < 4) return error("truncated fixed32");
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    pos_ += 4;
+    return v;
+  }
+  Result<uint64_t> read_fixed64() {
+    if (data_.size() - pos_ < 8) return error("truncated fixed64");
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(data_[pos_ + i])) << (8 * i);
+    pos_ += 8;
+    return v;
+  }
+  Result<std::string_view> read_length_delimited() {
+    // Fast path: most OTLP strings and sub-messages are shorter than 128 bytes (a one-byte length).
+    if (pos_ < data_.size()) {
+      size_t len = static_cast<uint8_t>(data_[pos_]);
+      if (len < 0x80 && len < data_.size() - pos_) {
+        std::string_view v = data_.substr(pos_ + 1, len);
+        pos_ += 1 + len;
+        return v;
+      }
+    }
+    return read_length_delimited_slow();
+  }
   // Skips the value of a field whose tag was just read.
   Status skip_field(WireType type);
 
@@ -78,6 +101,7 @@ class WireReader {
 
  private:
   Result<WireTag> read_tag_slow();
+  Result<std::string_view> read_length_delimited_slow();
   Result<uint64_t> read_varint_slow();
 
   std::string_view data_;
