@@ -48,8 +48,49 @@ class Validator {
     return (this->*fn)(r.nested(m), depth + 1);
   }
 
+  // Most attributes are a short key and one scalar or short string: `0A klen key 12 vlen <one field>`. This
+  // validates exactly that shape without recursion (it is most of a span's bytes); any other shape, or anything
+  // doubtful (long lengths, 10-byte varints), returns false and takes the general path, which gives the same
+  // verdict with an error message.
+  bool simple_key_value(std::string_view d) {
+    const auto* p = reinterpret_cast<const uint8_t*>(d.data());
+    const size_t n = d.size();
+    if (n < 2 || p[0] != 0x0A || p[1] >= 0x80 || size_t{2} + p[1] > n) return false;
+    const std::string_view key = d.substr(2, p[1]);
+    size_t i = 2 + size_t{p[1]};
+    if (i < n) {
+      if (n - i < 2 || p[i] != 0x12 || p[i + 1] >= 0x80 || i + 2 + p[i + 1] != n) return false;
+      const uint8_t* v = p + i + 2;
+      const size_t vlen = p[i + 1];
+      if (vlen != 0 && !simple_any_value(v, vlen, d.substr(i + 2, vlen))) return false;
+    }
+    check_utf8(key, "KeyValue.key");
+    return true;
+  }
+  bool simple_any_value(const uint8_t* v, size_t vlen, std::string_view value) {
+    switch (v[0]) {
+      case 0x0A:  // string_value
+        if (vlen < 2 || v[1] >= 0x80 || size_t{2} + v[1] != vlen) return false;
+        check_utf8(value.substr(2), "AnyValue.string_value");
+        return true;
+      case 0x10:    // bool_value
+      case 0x18: {  // int_value: a varint of at most 9 bytes ending exactly at the end
+        if (vlen < 2 || vlen > 10 || v[vlen - 1] >= 0x80) return false;
+        for (size_t k = 1; k + 1 < vlen; ++k) {
+          if (v[k] < 0x80) return false;
+        }
+        return true;
+      }
+      case 0x21:  // double_value
+        return vlen == 9;
+      default:
+        return false;
+    }
+  }
+
   Status key_value(WireReader r, int depth) {
     if (depth > kMaxDepth) return r.error("attributes nested too deeply");
+    if (simple_key_value(r.data())) return Status::ok();
     while (!r.done()) {
       SPINDLE_ASSIGN_OR_RETURN(WireTag t, r.read_tag());
       switch (t.field) {

@@ -260,6 +260,27 @@ TEST(OtlpDecoderTest, InvalidUtf8RejectsSpansNotRequest) {
   EXPECT_EQ(decoded->reject_message, "span 'GET /x': its resource has invalid UTF-8 in KeyValue.key");
 }
 
+// The attribute fast path (key + one scalar or short string) must reach the same verdicts as the general walk.
+TEST(OtlpDecoderTest, SimpleAttributeShapesAgreeWithTheGeneralPath) {
+  std::string span = good_span().SerializeAsString();
+  std::string bad_value = span + field(9, field(1, "k") + field(2, field(1, "\xC3\x28")));
+  std::string negative = span + field(9, field(1, "n") + field(2, std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11)));
+  std::string overlong = span + field(9, field(1, "n") + field(2, std::string("\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12)));
+  std::string request = field(1, field(2, field(2, bad_value) + field(2, negative)));
+  auto decoded = decode_export_request(request, 1);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(decoded->accepted_spans, 1u);
+  EXPECT_EQ(decoded->rejected_spans, 1u);
+  EXPECT_NE(decoded->reject_message.find("invalid UTF-8 in AnyValue.string_value"), std::string::npos)
+      << decoded->reject_message;
+  otlp_trace::Span parsed;
+  EXPECT_TRUE(parsed.ParseFromString(negative));
+  EXPECT_EQ(parsed.attributes(parsed.attributes_size() - 1).value().int_value(), -1);
+  // An 11-byte varint is malformed: the whole request is refused, as libprotobuf refuses it.
+  EXPECT_FALSE(decode_export_request(field(1, field(2, field(2, overlong))), 1).ok());
+  EXPECT_FALSE(parsed.ParseFromString(overlong));
+}
+
 TEST(OtlpDecoderTest, ResourceAfterScopeSpansAndRepeatedResourceMerge) {
   std::string span = good_span().SerializeAsString();
   std::string res1 = field(1, field(1, "a") + field(2, field(1, "x")));
