@@ -3,15 +3,22 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "proto/wire.h"
 
 namespace spindle {
 namespace {
 
-// Rough per-object overheads so the byte limit tracks real memory, not just payload.
-constexpr uint64_t kSpanOverhead = sizeof(uint64_t) * 8;  // StoredSpan + hash-set node
-constexpr uint64_t kTraceOverhead = 192;                   // map node, vectors, set buckets
+// Per-object overheads so the byte limit tracks real memory, not only payload: a StoredSpan in a vector that
+// grows by doubling, and a trace's map node plus vector header.
+constexpr uint64_t kSpanOverhead = sizeof(uint64_t) * 6;
+constexpr uint64_t kTraceOverhead = 128;
+// Above this many spans a trace gets a hash index for duplicate checks instead of a linear scan.
+constexpr size_t kLinearScanSpans = 64;
+// Buckets reserved up front per byte of head: a trace map that rehashes millions of entries at once stalls the
+// shard's loop for tens of milliseconds, so it is sized for the traces the head can hold.
+constexpr uint64_t kHeadBytesPerBucket = 2048;
 
 std::string interned_key(const std::string& message, const std::string& schema_url) {
   std::string key;
@@ -23,6 +30,13 @@ std::string interned_key(const std::string& message, const std::string& schema_u
 }
 
 }  // namespace
+
+HeadStore::HeadStore(HeadLimits limits)
+    : limits_(limits),
+      chunk_bytes_(static_cast<uint32_t>(
+          std::clamp<uint64_t>(limits.max_bytes / 16, kMinChunkBytes, kMaxChunkBytes))) {
+  traces_.reserve(static_cast<size_t>(limits_.max_bytes / kHeadBytesPerBucket));
+}
 
 uint32_t HeadStore::intern(std::vector<Interned>& table, std::unordered_map<std::string, uint32_t>& index,
                            const std::string& message, const std::string& schema_url) {
@@ -36,22 +50,42 @@ uint32_t HeadStore::intern(std::vector<Interned>& table, std::unordered_map<std:
 }
 
 bool HeadStore::contains(const Trace& trace, const StoredSpan& span, std::string_view bytes) const {
-  if (!trace.hashes.contains(span.hash)) {
+  if (trace.hash_index && !trace.hash_index->contains(span.hash)) {
     return false;
   }
   // Same hash: confirm byte for byte, so a 64-bit collision can never drop a distinct span.
   for (const StoredSpan& s : trace.spans) {
-    if (s.hash == span.hash && s.resource == span.resource && s.scope == span.scope &&
-        std::string_view(trace.data).substr(s.offset, s.size) == bytes) {
+    if (s.hash == span.hash && s.resource == span.resource && s.scope == span.scope && bytes_of(s) == bytes) {
       return true;
     }
   }
   return false;
 }
 
+void HeadStore::store(std::string_view bytes, StoredSpan& span) {
+  if (chunks_.empty() || chunks_.back().capacity - chunks_.back().used < bytes.size()) {
+    Chunk chunk;
+    chunk.capacity = std::max<uint32_t>(chunk_bytes_, static_cast<uint32_t>(bytes.size()));
+    chunk.data.reset(new char[chunk.capacity]);
+    bytes_ += chunk.capacity;
+    chunks_.push_back(std::move(chunk));
+  }
+  Chunk& chunk = chunks_.back();
+  span.chunk = static_cast<uint32_t>(chunks_.size() - 1);
+  span.offset = chunk.used;
+  std::memcpy(chunk.data.get() + chunk.used, bytes.data(), bytes.size());
+  chunk.used += static_cast<uint32_t>(bytes.size());
+  ++chunk.live_spans;
+}
+
 AppendResult HeadStore::append(const SpanBatch& batch) {
   AppendResult result;
-  uint64_t incoming = batch.byte_size() + batch.spans.size() * kSpanOverhead;
+  // Worst case for this batch: the chunks its bytes need beyond the current chunk's free room, and every span
+  // starting a trace. Refusing on the worst case keeps the head within its budget.
+  uint64_t room = chunks_.empty() ? 0 : chunks_.back().capacity - chunks_.back().used;
+  uint64_t overflow = batch.byte_size() > room ? batch.byte_size() - room : 0;
+  uint64_t new_chunk_bytes = overflow == 0 ? 0 : (overflow / chunk_bytes_ + 1) * uint64_t{chunk_bytes_};
+  uint64_t incoming = std::max(new_chunk_bytes, overflow) + batch.spans.size() * (kSpanOverhead + kTraceOverhead);
   if (bytes_ + incoming > limits_.max_bytes) {
     result.status = unavailable("live traces use " + std::to_string(bytes_) + " of " +
                                 std::to_string(limits_.max_bytes) +
@@ -67,15 +101,14 @@ AppendResult HeadStore::append(const SpanBatch& batch) {
   for (const SpanBatch::Span& in : batch.spans) {
     std::string_view bytes = std::string_view(batch.data).substr(in.offset, in.size);
     auto [resource, scope] = context_ids[in.context];
-    StoredSpan span{resource, scope, 0, in.size,
+    StoredSpan span{resource, scope, 0, 0, in.size,
                     XXH3_64bits_withSeed(bytes.data(), bytes.size(), (uint64_t{resource} << 32) | scope)};
     auto [it, fresh] = traces_.try_emplace(in.trace_id);
     Trace& trace = it->second;
     if (fresh) {
       trace.bytes = kTraceOverhead;
       bytes_ += kTraceOverhead;
-    }
-    if (!fresh && contains(trace, span, bytes)) {
+    } else if (contains(trace, span, bytes)) {
       ++result.duplicates;
       continue;
     }
@@ -91,12 +124,16 @@ AppendResult HeadStore::append(const SpanBatch& batch) {
       }
       continue;
     }
-    span.offset = static_cast<uint32_t>(trace.data.size());
-    trace.data.append(bytes);
+    store(bytes, span);
     trace.spans.push_back(span);
-    trace.hashes.insert(span.hash);
+    if (trace.hash_index) {
+      trace.hash_index->insert(span.hash);
+    } else if (trace.spans.size() > kLinearScanSpans) {
+      trace.hash_index = std::make_unique<std::unordered_set<uint64_t>>();
+      for (const StoredSpan& s : trace.spans) trace.hash_index->insert(s.hash);
+    }
     trace.bytes += cost;
-    bytes_ += cost;
+    bytes_ += kSpanOverhead;
     ++spans_;
     ++result.accepted;
   }
@@ -126,20 +163,20 @@ std::optional<std::string> HeadStore::find_trace(const TraceId& id) const {
   std::string scope_spans;
   for (uint32_t r : resource_order) {
     resource_spans.clear();
-    WireWriter(resource_spans).put_len_field(1, resources_[r].message);
+    WireWriter rw(resource_spans);
+    rw.put_len_field(1, resources_[r].message);
     for (auto [sr, sc] : scope_order) {
       if (sr != r) continue;
       scope_spans.clear();
-      WireWriter(scope_spans).put_len_field(1, scopes_[sc].message);
+      WireWriter sw(scope_spans);
+      sw.put_len_field(1, scopes_[sc].message);
       for (const StoredSpan& s : trace.spans) {
-        if (s.resource == r && s.scope == sc) {
-          WireWriter(scope_spans).put_len_field(2, std::string_view(trace.data).substr(s.offset, s.size));
-        }
+        if (s.resource == r && s.scope == sc) sw.put_len_field(2, bytes_of(s));
       }
-      if (!scopes_[sc].schema_url.empty()) WireWriter(scope_spans).put_len_field(3, scopes_[sc].schema_url);
-      WireWriter(resource_spans).put_len_field(2, scope_spans);
+      if (!scopes_[sc].schema_url.empty()) sw.put_len_field(3, scopes_[sc].schema_url);
+      rw.put_len_field(2, scope_spans);
     }
-    if (!resources_[r].schema_url.empty()) WireWriter(resource_spans).put_len_field(3, resources_[r].schema_url);
+    if (!resources_[r].schema_url.empty()) rw.put_len_field(3, resources_[r].schema_url);
     WireWriter(out).put_len_field(1, resource_spans);
   }
   return out;

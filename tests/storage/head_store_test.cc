@@ -101,10 +101,10 @@ TEST(HeadStoreTest, ExactDuplicatesAreAcknowledgedButStoredOnce) {
 }
 
 TEST(HeadStoreTest, FullHeadRefusesWholeBatchAndKeepsWhatItHas) {
-  HeadStore head(HeadLimits{4096, 0});
+  HeadStore head(HeadLimits{64 << 10, 0});
   uint64_t stored = 0;
   AppendResult r;
-  for (uint8_t i = 1; i < 200; ++i) {
+  for (uint8_t i = 1; i < 250; ++i) {
     r = head.append(make_batch(id_of(i), {"a", "bb", "ccc", std::string(100, 'x')}));
     if (!r.status.is_ok()) break;
     stored += r.accepted;
@@ -113,7 +113,8 @@ TEST(HeadStoreTest, FullHeadRefusesWholeBatchAndKeepsWhatItHas) {
   EXPECT_EQ(r.status.code(), StatusCode::Unavailable);
   EXPECT_EQ(r.accepted, 0u);
   EXPECT_EQ(head.stats().spans, stored);
-  EXPECT_LE(head.stats().bytes, 4096u);
+  EXPECT_LE(head.stats().bytes, 64u << 10);
+  EXPECT_GT(head.stats().bytes, 32u << 10);  // refused because it was full, not at once
   EXPECT_TRUE(head.find_trace(id_of(1)).has_value());
 }
 
@@ -129,6 +130,30 @@ TEST(HeadStoreTest, TraceSizeLimitRejectsExcessSpansOnly) {
   EXPECT_NE(r.reject_message.find("max_bytes_per_trace"), std::string::npos);
   // Other traces are unaffected.
   EXPECT_EQ(head.append(make_batch(id_of(4), {"a"})).accepted, 1u);
+}
+
+TEST(HeadStoreTest, SpanLargerThanAChunkIsStoredWhole) {
+  HeadStore head(HeadLimits{64 << 20, 0});
+  std::string big(3 * HeadStore::kMaxChunkBytes, 'z');
+  ASSERT_EQ(head.append(make_batch(id_of(5), {"small", big, "after"})).accepted, 3u);
+  tempopb::Trace t = find(head, id_of(5));
+  const auto& spans = t.resourcespans(0).scope_spans(0).spans();
+  ASSERT_EQ(spans.size(), 3);
+  EXPECT_EQ(spans[1].name(), big);
+  EXPECT_EQ(spans[2].name(), "after");
+}
+
+TEST(HeadStoreTest, LargeTracesStillDropDuplicates) {
+  HeadStore head(HeadLimits{64 << 20, 0});
+  std::vector<std::string> names;
+  for (int i = 0; i < 300; ++i) names.push_back("span-" + std::to_string(i));
+  ASSERT_EQ(head.append(make_batch(id_of(6), names)).accepted, 300u);
+  AppendResult again = head.append(make_batch(id_of(6), names));
+  EXPECT_EQ(again.accepted, 0u);
+  EXPECT_EQ(again.duplicates, 300u);
+  names.push_back("span-new");
+  EXPECT_EQ(head.append(make_batch(id_of(6), names)).accepted, 1u);
+  EXPECT_EQ(head.stats().spans, 301u);
 }
 
 }  // namespace
