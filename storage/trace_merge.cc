@@ -1,0 +1,208 @@
+#include "storage/trace_merge.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "proto/wire.h"
+
+namespace spindle {
+namespace {
+
+// A Resource or InstrumentationScope with its schema_url. Repeated occurrences of a singular message field
+// merge in protobuf; concatenating their bytes is exactly that merge, so `message` may be several pieces.
+struct Context {
+  std::string message;
+  std::string_view schema_url;
+
+  std::string key() const {
+    std::string k;
+    WireWriter(k).put_varint(message.size());
+    k += message;
+    k += schema_url;
+    return k;
+  }
+};
+
+struct Scope {
+  Context context;
+  std::vector<std::string_view> spans;
+  std::unordered_set<std::string_view> seen;
+};
+
+struct ResourceGroup {
+  Context context;
+  std::vector<Scope> scopes;
+  std::unordered_map<std::string, size_t> scope_index;
+};
+
+class Merger {
+ public:
+  Status add_trace(std::string_view trace) {
+    WireReader r(trace);
+    while (!r.done()) {
+      SPINDLE_ASSIGN_OR_RETURN(WireTag tag, r.read_tag());
+      if (tag.field == 1 && tag.type == WireType::Len) {
+        SPINDLE_ASSIGN_OR_RETURN(std::string_view rs, r.read_length_delimited());
+        SPINDLE_RETURN_IF_ERROR(add_resource_spans(r.nested(rs)));
+      } else {
+        SPINDLE_RETURN_IF_ERROR(r.skip_field(tag.type));
+      }
+    }
+    return Status::ok();
+  }
+
+  std::string finish() const {
+    std::string out;
+    std::string rs;
+    std::string ss;
+    for (const ResourceGroup& g : resources_) {
+      rs.clear();
+      WireWriter rw(rs);
+      rw.put_len_field(1, g.context.message);
+      for (const Scope& s : g.scopes) {
+        ss.clear();
+        WireWriter sw(ss);
+        sw.put_len_field(1, s.context.message);
+        for (std::string_view span : s.spans) sw.put_len_field(2, span);
+        if (!s.context.schema_url.empty()) sw.put_len_field(3, s.context.schema_url);
+        rw.put_len_field(2, ss);
+      }
+      if (!g.context.schema_url.empty()) rw.put_len_field(3, g.context.schema_url);
+      WireWriter(out).put_len_field(1, rs);
+    }
+    return out;
+  }
+
+ private:
+  // ResourceSpans: 1 resource, 2 scope_spans (repeated), 3 schema_url. The resource and schema_url may follow
+  // the scope_spans on the wire, so the scopes are collected first and filed once the context is known.
+  Status add_resource_spans(WireReader r) {
+    Context context;
+    std::vector<std::string_view> scope_spans;
+    while (!r.done()) {
+      SPINDLE_ASSIGN_OR_RETURN(WireTag tag, r.read_tag());
+      if (tag.type == WireType::Len && tag.field >= 1 && tag.field <= 3) {
+        SPINDLE_ASSIGN_OR_RETURN(std::string_view v, r.read_length_delimited());
+        if (tag.field == 1) context.message.append(v);
+        if (tag.field == 2) scope_spans.push_back(v);
+        if (tag.field == 3) context.schema_url = v;
+      } else {
+        SPINDLE_RETURN_IF_ERROR(r.skip_field(tag.type));
+      }
+    }
+    std::string key = context.key();
+    auto [it, fresh] = resource_index_.try_emplace(std::move(key), resources_.size());
+    if (fresh) resources_.push_back({std::move(context), {}, {}});
+    size_t group = it->second;
+    for (std::string_view ss : scope_spans) {
+      SPINDLE_RETURN_IF_ERROR(add_scope_spans(group, r.nested(ss)));
+    }
+    return Status::ok();
+  }
+
+  // ScopeSpans: 1 scope, 2 spans (repeated), 3 schema_url.
+  Status add_scope_spans(size_t group, WireReader r) {
+    Context context;
+    std::vector<std::string_view> spans;
+    while (!r.done()) {
+      SPINDLE_ASSIGN_OR_RETURN(WireTag tag, r.read_tag());
+      if (tag.type == WireType::Len && tag.field >= 1 && tag.field <= 3) {
+        SPINDLE_ASSIGN_OR_RETURN(std::string_view v, r.read_length_delimited());
+        if (tag.field == 1) context.message.append(v);
+        if (tag.field == 2) spans.push_back(v);
+        if (tag.field == 3) context.schema_url = v;
+      } else {
+        SPINDLE_RETURN_IF_ERROR(r.skip_field(tag.type));
+      }
+    }
+    ResourceGroup& g = resources_[group];
+    auto [it, fresh] = g.scope_index.try_emplace(context.key(), g.scopes.size());
+    if (fresh) g.scopes.push_back({std::move(context), {}, {}});
+    Scope& scope = g.scopes[it->second];
+    for (std::string_view span : spans) {
+      if (scope.seen.insert(span).second) scope.spans.push_back(span);
+    }
+    return Status::ok();
+  }
+
+  std::vector<ResourceGroup> resources_;
+  std::unordered_map<std::string, size_t> resource_index_;
+};
+
+Status with_context(const Status& s, std::string_view what) {
+  return Status(s.code(), std::string(what) + ": " + s.message());
+}
+
+// Calls on_span(span bytes) for every Span of a serialized Trace.
+template <class F>
+Status for_each_span(std::string_view trace, F&& on_span) {
+  WireReader r(trace);
+  while (!r.done()) {
+    SPINDLE_ASSIGN_OR_RETURN(WireTag tag, r.read_tag());
+    if (tag.field != 1 || tag.type != WireType::Len) {
+      SPINDLE_RETURN_IF_ERROR(r.skip_field(tag.type));
+      continue;
+    }
+    SPINDLE_ASSIGN_OR_RETURN(std::string_view rs_bytes, r.read_length_delimited());
+    WireReader rs = r.nested(rs_bytes);
+    while (!rs.done()) {
+      SPINDLE_ASSIGN_OR_RETURN(WireTag rs_tag, rs.read_tag());
+      if (rs_tag.field != 2 || rs_tag.type != WireType::Len) {
+        SPINDLE_RETURN_IF_ERROR(rs.skip_field(rs_tag.type));
+        continue;
+      }
+      SPINDLE_ASSIGN_OR_RETURN(std::string_view ss_bytes, rs.read_length_delimited());
+      WireReader ss = rs.nested(ss_bytes);
+      while (!ss.done()) {
+        SPINDLE_ASSIGN_OR_RETURN(WireTag ss_tag, ss.read_tag());
+        if (ss_tag.field != 2 || ss_tag.type != WireType::Len) {
+          SPINDLE_RETURN_IF_ERROR(ss.skip_field(ss_tag.type));
+          continue;
+        }
+        SPINDLE_ASSIGN_OR_RETURN(std::string_view span, ss.read_length_delimited());
+        SPINDLE_RETURN_IF_ERROR(on_span(ss.nested(span)));
+      }
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> merge_traces(const std::vector<std::string_view>& traces) {
+  Merger merger;
+  for (size_t i = 0; i < traces.size(); ++i) {
+    Status s = merger.add_trace(traces[i]);
+    if (!s.is_ok()) return with_context(s, "trace piece " + std::to_string(i));
+  }
+  return merger.finish();
+}
+
+Result<TraceSummary> summarize_trace(std::string_view trace) {
+  TraceSummary sum;
+  uint64_t min_start = UINT64_MAX;
+  Status s = for_each_span(trace, [&](WireReader span) -> Status {
+    ++sum.spans;
+    while (!span.done()) {
+      SPINDLE_ASSIGN_OR_RETURN(WireTag tag, span.read_tag());
+      if ((tag.field == 7 || tag.field == 8) && tag.type == WireType::Fixed64) {
+        SPINDLE_ASSIGN_OR_RETURN(uint64_t t, span.read_fixed64());
+        if (t == 0) continue;
+        if (tag.field == 7 && t < min_start) min_start = t;
+        if (t > sum.end_ns) sum.end_ns = t;  // a start later than every end still bounds the trace
+      } else {
+        SPINDLE_RETURN_IF_ERROR(span.skip_field(tag.type));
+      }
+    }
+    return Status::ok();
+  });
+  if (!s.is_ok()) return with_context(s, "trace");
+  if (min_start == UINT64_MAX) {
+    // Only ends were set: the trace still has a position in time.
+    min_start = sum.end_ns;
+  }
+  sum.start_ns = min_start;
+  return sum;
+}
+
+}  // namespace spindle
