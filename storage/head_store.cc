@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proto/wire.h"
+#include "storage/trace_merge.h"
 
 namespace spindle {
 namespace {
@@ -145,41 +146,13 @@ std::optional<std::string> HeadStore::find_trace(const TraceId& id) const {
   if (it == traces_.end() || it->second.spans.empty()) {
     return std::nullopt;
   }
-  const Trace& trace = it->second;
-  // Resources in order of first arrival, and within each its scopes in order of first arrival.
-  std::vector<uint32_t> resource_order;
-  std::vector<std::pair<uint32_t, uint32_t>> scope_order;
-  for (const StoredSpan& s : trace.spans) {
-    if (std::find(resource_order.begin(), resource_order.end(), s.resource) == resource_order.end()) {
-      resource_order.push_back(s.resource);
-    }
-    std::pair<uint32_t, uint32_t> rs{s.resource, s.scope};
-    if (std::find(scope_order.begin(), scope_order.end(), rs) == scope_order.end()) {
-      scope_order.push_back(rs);
-    }
+  TraceAssembler assembler;
+  for (const StoredSpan& s : it->second.spans) {
+    const Interned& resource = resources_[s.resource];
+    const Interned& scope = scopes_[s.scope];
+    assembler.add_span(resource.message, resource.schema_url, scope.message, scope.schema_url, bytes_of(s));
   }
-  std::string out;
-  std::string resource_spans;
-  std::string scope_spans;
-  for (uint32_t r : resource_order) {
-    resource_spans.clear();
-    WireWriter rw(resource_spans);
-    rw.put_len_field(1, resources_[r].message);
-    for (auto [sr, sc] : scope_order) {
-      if (sr != r) continue;
-      scope_spans.clear();
-      WireWriter sw(scope_spans);
-      sw.put_len_field(1, scopes_[sc].message);
-      for (const StoredSpan& s : trace.spans) {
-        if (s.resource == r && s.scope == sc) sw.put_len_field(2, bytes_of(s));
-      }
-      if (!scopes_[sc].schema_url.empty()) sw.put_len_field(3, scopes_[sc].schema_url);
-      rw.put_len_field(2, scope_spans);
-    }
-    if (!resources_[r].schema_url.empty()) rw.put_len_field(3, resources_[r].schema_url);
-    WireWriter(out).put_len_field(1, resource_spans);
-  }
-  return out;
+  return assembler.finish();
 }
 
 }  // namespace spindle

@@ -21,12 +21,57 @@
 #include <string_view>
 #include <vector>
 
+#include <unordered_map>
+#include <unordered_set>
+
 #include "core/result.h"
+#include "proto/wire.h"
 
 namespace spindle {
 
 // Malformed protobuf in any input is InvalidArgument (the message names the input's position).
 Result<std::string> merge_traces(const std::vector<std::string_view>& traces);
+
+// Builds one serialized tempopb.Trace from pieces: spans given with their resource and scope, or whole serialized
+// traces. Output: ResourceSpans grouped by resource (message bytes + schema_url), then ScopeSpans by scope, in
+// order of first appearance; an exact duplicate span under the same resource and scope is kept once; every
+// ResourceSpans carries `resource` and every ScopeSpans `scope`, even when empty (Grafana needs them). The head
+// store, block lookup and compaction all produce traces through this one path.
+// The span and schema_url views passed in must stay valid until finish().
+class TraceAssembler {
+ public:
+  void add_span(std::string_view resource, std::string_view resource_schema_url, std::string_view scope,
+                std::string_view scope_schema_url, std::string_view span);
+  Status add_trace(std::string_view trace);
+  std::string finish() const;
+
+ private:
+  // A Resource or InstrumentationScope with its schema_url. Repeated occurrences of a singular message field
+  // merge in protobuf; concatenating their bytes is exactly that merge, so `message` may be several pieces.
+  struct Context {
+    std::string message;
+    std::string_view schema_url;
+    std::string key() const;
+  };
+  struct Scope {
+    Context context;
+    std::vector<std::string_view> spans;
+    std::unordered_set<std::string_view> seen;
+  };
+  struct ResourceGroup {
+    Context context;
+    std::vector<Scope> scopes;
+    std::unordered_map<std::string, size_t> scope_index;
+  };
+
+  size_t resource_group(Context context);
+  Scope& scope_of(size_t group, Context context);
+  Status add_resource_spans(WireReader r);
+  Status add_scope_spans(size_t group, WireReader r);
+
+  std::vector<ResourceGroup> resources_;
+  std::unordered_map<std::string, size_t> resource_index_;
+};
 
 struct TraceSummary {
   uint64_t spans = 0;
