@@ -331,6 +331,9 @@ void Connection::sample_session() {
   uint64_t now = uv_now(loop_);
   bool receiving = session_ ? session_->receiving() : !sniff_.empty();
   bool idle = session_ ? session_->idle() : sniff_.empty();
+  bool blocked = session_ && session_->blocked_on_peer();
+  if (blocked && !was_blocked_) blocked_since_ = now;
+  was_blocked_ = blocked;
   // A response sent while a request is arriving means an earlier request completed in between (pipelining,
   // HTTP/2 streams): the read clock restarts so a busy connection is not mistaken for a slow one.
   if (receiving && (!was_receiving_ || sent_since_sample_)) receiving_since_ = now;
@@ -361,6 +364,10 @@ uint64_t Connection::next_deadline() const {
   if (pending_bytes_ > 0) {
     deadline = std::min(deadline, saturating_add(last_write_progress_, limits_.write_timeout_ms));
   }
+  if (was_blocked_) {
+    deadline = std::min(deadline, saturating_add(std::max(blocked_since_, last_write_progress_),
+                                                 limits_.write_timeout_ms));
+  }
   if (state_ == State::Open) {
     if (was_receiving_) {
       deadline = std::min(deadline, saturating_add(receiving_since_, limits_.read_timeout_ms));
@@ -379,8 +386,10 @@ void Connection::on_timer() {
   if (state_ == State::Closed) return;
   sample_session();
   uint64_t now = uv_now(loop_);
-  bool write_stuck = pending_bytes_ > 0 &&
-                     now >= saturating_add(last_write_progress_, limits_.write_timeout_ms);
+  bool write_stuck = (pending_bytes_ > 0 &&
+                      now >= saturating_add(last_write_progress_, limits_.write_timeout_ms)) ||
+                     (was_blocked_ && now >= saturating_add(std::max(blocked_since_, last_write_progress_),
+                                                            limits_.write_timeout_ms));
   bool read_slow = state_ == State::Open && was_receiving_ &&
                    now >= saturating_add(receiving_since_, limits_.read_timeout_ms);
   bool idle_long = state_ == State::Open && was_idle_ && pending_bytes_ == 0 &&

@@ -131,6 +131,8 @@ class Connection final : public Transport {
   uint64_t receiving_since_ = 0;
   uint64_t idle_since_ = 0;
   uint64_t last_write_progress_ = 0;
+  bool was_blocked_ = false;    // the session's responses wait for the peer (HTTP/2 flow control)
+  uint64_t blocked_since_ = 0;
   uint64_t linger_deadline_ = 0;
   bool timer_armed_ = false;
   uint64_t armed_deadline_ = 0;

@@ -268,6 +268,16 @@ bool Http2Session::idle() const {
   return streams_.empty() && ready_.empty() && nghttp2_session_want_write(session_) == 0;
 }
 
+bool Http2Session::blocked_on_peer() const {
+  // nghttp2 wants to write whenever it may: DATA held back by a closed stream or connection window does not
+  // count, so "response bytes left and nothing writable" is exactly "waiting for the peer's WINDOW_UPDATE".
+  if (nghttp2_session_want_write(session_) != 0) return false;
+  return std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
+    const Stream& s = *entry.second;
+    return s.response_started && !s.deferred && s.out_offset < s.out.size();
+  });
+}
+
 void Http2Session::begin_shutdown() {
   if (shutting_down_ || closing_) return;
   shutting_down_ = true;

@@ -58,6 +58,7 @@ class Http2Session : public Session {
   void on_writable() override;
   bool receiving() const override;
   bool idle() const override;
+  bool blocked_on_peer() const override;
   void begin_shutdown() override;
 
   // Observability (metrics, tests).

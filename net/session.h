@@ -56,6 +56,10 @@ class Session {
   virtual bool receiving() const = 0;
   // True when no request is in progress in either direction (the idle timeout runs only then).
   virtual bool idle() const = 0;
+  // True while response bytes exist that the protocol will not hand to the transport until the peer acts
+  // (HTTP/2: the peer's flow-control window is closed). The write timeout runs then too, so a client that
+  // never reads is cut off even though nothing is queued on the socket.
+  virtual bool blocked_on_peer() const { return false; }
   // Graceful shutdown: accept no new requests (HTTP/2: GOAWAY), finish those in flight, then close_after_flush.
   virtual void begin_shutdown() = 0;
 };

@@ -42,6 +42,21 @@ bool closed_by_peer(int fd, int wait_ms) {
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+// Like closed_by_peer, but keeps draining (without parsing) until EOF or the deadline: a peer that never reads
+// is simulated by not reading until now; here we only want to learn whether the server gave up on us.
+bool closed_by_peer_within(int fd, int wait_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  while (Clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char buf[65536];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return true;
+  }
+  return false;
+}
+
 TEST(RobustnessTest, SlowHeaderSenderIsCutOffWhileOthersAreServed) {
   Config c = test_config();
   c.read_timeout_ms = 600;
@@ -106,6 +121,10 @@ TEST(RobustnessTest, Http2ClientThatNeverReadsDoesNotStallOthers) {
   auto ready = http1_request(s.query_port(), "GET", "/ready");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 200);
+  // The stuck connection itself is cut once its responses make no progress for write_timeout_ms.
+  auto stuck_since = Clock::now();
+  EXPECT_TRUE(closed_by_peer_within(fd, 5000)) << "a client that never reads was never disconnected";
+  EXPECT_LT(Clock::now() - stuck_since, std::chrono::seconds(5));
   nghttp2_session_del(session);
   close(fd);
 }
