@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -20,8 +21,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Per-process names: several test processes may share TempDir.
+std::string unique_path(const std::string& name) {
+  return ::testing::TempDir() + std::to_string(getpid()) + "-" + name;
+}
+
 std::string write_file(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + name;
+  std::string path = unique_path(name);
   std::ofstream(path) << text;
   return path;
 }
@@ -29,7 +35,10 @@ std::string write_file(const std::string& name, const std::string& text) {
 // The binary with stderr in a file; waits for its "spindle ready" log line and returns the query port.
 class RunningBinary {
  public:
-  RunningBinary(std::vector<std::string> args, const std::string& log_path) : log_path_(log_path) {
+  RunningBinary(std::vector<std::string> args, const std::string& log_name) : log_path_(unique_path(log_name)) {
+    // The parent polls this file: it must not hold an earlier run's "ready" line before the child truncates it.
+    std::remove(log_path_.c_str());
+    const std::string log_path = log_path_;
     pid_ = fork();
     if (pid_ == 0) {
       FILE* log = freopen(log_path.c_str(), "w", stderr);
@@ -101,11 +110,12 @@ spindle:
 
 TEST(SpindleBinaryTest, StartsServesAndExitsZeroOnSigterm) {
   std::string cfg = write_file("ports0.yaml", kPortsZero);
-  RunningBinary bin({"-config.file=" + cfg, "-config.expand-env=true"}, ::testing::TempDir() + "bin1.log");
+  RunningBinary bin({"-config.file=" + cfg, "-config.expand-env=true"}, "bin1.log");
   int port = bin.query_port(std::chrono::seconds(20));
-  ASSERT_GT(port, 0) << read_file(::testing::TempDir() + "bin1.log");
+  ASSERT_GT(port, 0) << read_file(unique_path("bin1.log"));
   auto ready = http1_request(static_cast<uint16_t>(port), "GET", "/ready");
-  ASSERT_TRUE(ready.ok());
+  ASSERT_TRUE(ready.ok()) << "port " << port << ": " << ready.status().to_string() << "\n"
+                          << read_file(unique_path("bin1.log"));
   EXPECT_EQ(ready->status, 200);
   bin.signal(SIGTERM);
   ASSERT_TRUE(bin.exited(10000)) << "no exit within 10 s of SIGTERM";
@@ -125,7 +135,7 @@ TEST(SpindleBinaryTest, UnknownConfigKeyStopsStartupNamingTheKey) {
 
 TEST(SpindleBinaryTest, PortInUseIsAStartupError) {
   std::string cfg = write_file("ports0b.yaml", kPortsZero);
-  RunningBinary first({"-config.file=" + cfg, "-config.expand-env=true"}, ::testing::TempDir() + "bin2.log");
+  RunningBinary first({"-config.file=" + cfg, "-config.expand-env=true"}, "bin2.log");
   int port = first.query_port(std::chrono::seconds(20));
   ASSERT_GT(port, 0);
   // SO_REUSEPORT lets our own shards share a port, but only sockets of the same user that all set it; a second
