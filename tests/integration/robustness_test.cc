@@ -32,19 +32,9 @@ int connect_loopback(uint16_t port) {
   return fd;
 }
 
-// True once the server has closed `fd` (EOF or reset), waiting at most `wait_ms`.
+// True once the server has closed `fd` (EOF or reset), waiting at most `wait_ms`. Anything the server sends
+// meanwhile is drained unparsed: the question is only whether it gave up on us.
 bool closed_by_peer(int fd, int wait_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (poll(&p, 1, wait_ms) <= 0) return false;
-  char buf[4096];
-  ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  while (n > 0) n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
-// Like closed_by_peer, but keeps draining (without parsing) until EOF or the deadline: a peer that never reads
-// is simulated by not reading until now; here we only want to learn whether the server gave up on us.
-bool closed_by_peer_within(int fd, int wait_ms) {
   auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -123,7 +113,7 @@ TEST(RobustnessTest, Http2ClientThatNeverReadsDoesNotStallOthers) {
   EXPECT_EQ(ready->status, 200);
   // The stuck connection itself is cut once its responses make no progress for write_timeout_ms.
   auto stuck_since = Clock::now();
-  EXPECT_TRUE(closed_by_peer_within(fd, 5000)) << "a client that never reads was never disconnected";
+  EXPECT_TRUE(closed_by_peer(fd, 5000)) << "a client that never reads was never disconnected";
   EXPECT_LT(Clock::now() - stuck_since, std::chrono::seconds(5));
   nghttp2_session_del(session);
   close(fd);
