@@ -18,10 +18,10 @@ configure "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration' -j"$jobs"
 
-# The SPSC mesh is the code that TSan exists for: run the shard runtime's tests under it every time.
+# The cross-thread code is what TSan exists for: the shard runtime (SPSC mesh) and the WAL (its sync thread).
 configure "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_SANITIZE=thread
-cmake --build "$root/build-tsan" -j"$jobs" --target spsc_queue_test shard_set_test
-ctest --test-dir "$root/build-tsan" --output-on-failure -R '^(SpscQueue|ShardSet|SmpQueue)' -j"$jobs"
+cmake --build "$root/build-tsan" -j"$jobs" --target spsc_queue_test shard_set_test wal_test
+ctest --test-dir "$root/build-tsan" --output-on-failure -R 'SpscQueue|ShardSet|WalTest' -E 'NOT_BUILT' -j"$jobs"
 
 if [ "${1:-}" = "--asan" ]; then
   configure "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=address
