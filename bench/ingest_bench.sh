@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end OTLP/gRPC ingest benchmark: builds Release, then for each shard count starts `spindle` on free
-# loopback ports, drives it with spindle-ingest-driver for a fixed time, and reports spans/s, MB/s, the server's
+# loopback ports, drives it with spindle-loadgen (OTLP/gRPC) for a fixed time, and reports spans/s, MB/s, the server's
 # CPU-seconds per million spans, its peak RSS and request latency. Each configuration runs several times on a
 # fresh server; the median of each figure is reported (these machines are noisy). See bench/README.md.
 #
 #   bench/ingest_bench.sh                       full: 3 runs x 10 s for 1 and 2 shards
 #   bench/ingest_bench.sh --quick               smoke: 1 run x 2 s each, fails on any request error
 #   options: --duration S  --runs N  --shards "1 2"  --head-max-bytes SIZE  --out FILE (append the results)
-#            --build-dir DIR (default build-release)  --no-build  --spindle BIN  --driver BIN
-#            --driver-connections C  --driver-streams S  --spans-per-request N  --attrs N
+#            --build-dir DIR (default build-release)  --no-build  --spindle BIN  --loadgen BIN
+#            --connections C  --in-flight S  --spans-per-request N  --attrs N
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -21,8 +21,8 @@ build=1
 quick=0
 out=""
 spindle_bin=""
-driver_bin=""
-driver_args=()
+loadgen_bin=""
+loadgen_args=()
 
 die() { echo "ingest_bench: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -36,11 +36,11 @@ while [ $# -gt 0 ]; do
     --build-dir) build_dir=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --spindle) spindle_bin=$2; shift 2 ;;
-    --driver) driver_bin=$2; shift 2 ;;
-    --driver-connections) driver_args+=(--connections "$2"); shift 2 ;;
-    --driver-streams) driver_args+=(--streams "$2"); shift 2 ;;
-    --spans-per-request) driver_args+=(--spans-per-request "$2"); shift 2 ;;
-    --attrs) driver_args+=(--attrs "$2"); shift 2 ;;
+    --loadgen|--driver) loadgen_bin=$2; shift 2 ;;
+    --connections|--driver-connections) loadgen_args+=(--connections "$2"); shift 2 ;;
+    --in-flight|--driver-streams) loadgen_args+=(--in-flight "$2"); shift 2 ;;
+    --spans-per-request) loadgen_args+=(--spans-per-request "$2"); shift 2 ;;
+    --attrs) loadgen_args+=(--attrs "$2"); shift 2 ;;
     -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -49,12 +49,12 @@ done
 
 if [ $build = 1 ]; then
   cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build_dir" --target spindle spindle-ingest-driver -j"$(nproc)" >/dev/null
+  cmake --build "$build_dir" --target spindle spindle-loadgen -j"$(nproc)" >/dev/null
 fi
 spindle_bin=${spindle_bin:-$build_dir/api/spindle}
-driver_bin=${driver_bin:-$build_dir/bench/spindle-ingest-driver}
+loadgen_bin=${loadgen_bin:-$build_dir/bench/spindle-loadgen}
 [ -x "$spindle_bin" ] || die "no spindle binary at $spindle_bin"
-[ -x "$driver_bin" ] || die "no driver binary at $driver_bin"
+[ -x "$loadgen_bin" ] || die "no spindle-loadgen binary at $loadgen_bin"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/spindle-ingest-bench.XXXXXX")
 server_pid=""
@@ -71,10 +71,10 @@ cpu_ticks() {  # utime+stime of a process, in clock ticks (fields 14 and 15; com
   sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-json_num() {  # json_num KEY FILE: first numeric value of "KEY": in the driver's one-line JSON
+json_num() {  # json_num KEY FILE: first numeric value of "KEY": in the loadgen's one-line JSON
   grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2
 }
-json_errors() { grep -o '"errors":{[^}]*}' "$1" | cut -d: -f2- ; }
+json_errors() { grep -o '"errors_by_status":{[^}]*}' "$1" | cut -d: -f2- ; }
 
 # start_server SHARDS LOG: starts spindle on free loopback ports; sets server_pid, grpc_port, query_port.
 start_server() {
@@ -136,11 +136,11 @@ report="$work/report.md"
   echo
   echo "Machine: $(nproc) cores ($cpu_model), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)" \
        "RAM, $(uname -sr); load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "Driver on the same machine: ${driver_args[*]:-defaults (2 connections x 16 streams, 100 spans/request)}."
+  echo "spindle-loadgen (OTLP/gRPC) on the same machine: ${loadgen_args[*]:-defaults (2 connections x 16 in flight, 100 spans/request)}."
   echo "Each figure is the median of $runs run(s) of ${duration} s on a fresh server (-head.max-bytes=$head_max_bytes)."
   echo
   echo "| shards | spans/s | MB/s | server CPU-s / M spans | server cores | peak RSS MiB | p50 ms | p90 ms | p99 ms" \
-       "| max ms | driver cores | other cores | failed requests |"
+       "| max ms | loadgen cores | other cores | failed requests |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 } >"$report"
 
@@ -156,14 +156,14 @@ for shards in $shard_list; do
     busy_before=$(busy_ticks)
     drv_status=0
     TIMEFORMAT='%U %S'
-    { time "$driver_bin" --target "127.0.0.1:$grpc_port" --duration "$duration" "${driver_args[@]}" \
-        >"$work/driver.json" 2>"$work/driver.err"; } 2>"$work/driver.time" || drv_status=$?
+    { time "$loadgen_bin" --target "127.0.0.1:$grpc_port" --duration "$duration" --json "${loadgen_args[@]}" \
+        >"$work/loadgen.json" 2>"$work/loadgen.err"; } 2>"$work/loadgen.time" || drv_status=$?
     after=$(cpu_ticks "$server_pid")
     busy_after=$(busy_ticks)
     rss_kb=$(peak_rss_kb "$server_pid")
     spans_after=$(server_spans)
-    # A trace of the first request must be readable back: the driver's in-place ID rewriting produced real traces.
-    trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/driver.json" | cut -d'"' -f4 || true)
+    # A trace of the first request must be readable back: the loadgen's in-place ID rewriting made real traces.
+    trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/loadgen.json" | cut -d'"' -f4 || true)
     trace_spans=$(curl -fsS --max-time 10 -H 'Accept: application/json' \
                     "http://127.0.0.1:$query_port/api/traces/$trace_id" 2>/dev/null | grep -o '"spanId"' | wc -l)
     stop_server
@@ -172,32 +172,32 @@ for shards in $shard_list; do
       failed=1
     fi
     if [ $drv_status != 0 ] && [ $drv_status != 3 ]; then
-      cat "$work/driver.err" >&2
-      die "driver failed (exit $drv_status) against $shards shard(s)"
+      cat "$work/loadgen.err" >&2
+      die "spindle-loadgen failed (exit $drv_status) against $shards shard(s)"
     fi
-    spans=$(json_num spans "$work/driver.json")
-    seconds=$(json_num seconds "$work/driver.json")
-    errors=$(json_num error_count "$work/driver.json")
+    spans=$(json_num spans "$work/loadgen.json")
+    seconds=$(json_num seconds "$work/loadgen.json")
+    errors=$(json_num error_count "$work/loadgen.json")
     [ "$errors" = 0 ] || failed=1
     # The server must have stored exactly what it acknowledged.
     if [ -n "$spans_before" ] && [ -n "$spans_after" ] && [ $((spans_after - spans_before)) != "$spans" ]; then
-      echo "ingest_bench: driver saw $spans spans acknowledged, server counted $((spans_after - spans_before))" >&2
+      echo "ingest_bench: loadgen saw $spans spans acknowledged, server counted $((spans_after - spans_before))" >&2
       failed=1
     fi
-    read -r drv_user drv_sys <"$work/driver.time"
-    # One row per run: spans/s MB/s cpu_s_per_M server_cores rss_mib p50 p90 p99 max errors driver_cores
-    # other_cores (CPU used by anything but the server and the driver: noise from other work on the machine).
+    read -r drv_user drv_sys <"$work/loadgen.time"
+    # One row per run: spans/s MB/s cpu_s_per_M server_cores rss_mib p50 p90 p99 max errors loadgen_cores
+    # other_cores (CPU used by anything but the server and the loadgen: noise from other work on the machine).
     awk -v spans="$spans" -v secs="$seconds" -v ticks=$((after - before)) -v hz="$clk_tck" -v rss="$rss_kb" \
         -v busy=$((busy_after - busy_before)) \
-        -v sps="$(json_num spans_per_second "$work/driver.json")" -v mbs="$(json_num mb_per_second "$work/driver.json")" \
-        -v p50="$(json_num p50 "$work/driver.json")" -v p90="$(json_num p90 "$work/driver.json")" \
-        -v p99="$(json_num p99 "$work/driver.json")" -v max="$(json_num max "$work/driver.json")" \
+        -v sps="$(json_num spans_per_second "$work/loadgen.json")" -v mbs="$(json_num mb_per_second "$work/loadgen.json")" \
+        -v p50="$(json_num p50 "$work/loadgen.json")" -v p90="$(json_num p90 "$work/loadgen.json")" \
+        -v p99="$(json_num p99 "$work/loadgen.json")" -v max="$(json_num max "$work/loadgen.json")" \
         -v errs="$errors" -v du="$drv_user" -v ds="$drv_sys" 'BEGIN {
           cpu = ticks / hz; drv = du + ds; other = busy / hz - cpu - drv
           printf "%.0f %.2f %.2f %.2f %.0f %s %s %s %s %s %.2f %.2f\n", sps, mbs,
                  (spans > 0 ? cpu / (spans / 1e6) : 0), cpu / secs, rss / 1024, p50, p90, p99, max, errs,
                  drv / secs, (other > 0 ? other : 0) / secs }' >>"$rows"
-    echo "shards=$shards run=$run: $(tail -1 "$rows")  errors=$(json_errors "$work/driver.json")" \
+    echo "shards=$shards run=$run: $(tail -1 "$rows")  errors=$(json_errors "$work/loadgen.json")" \
          "first trace: $trace_spans spans" >&2
   done
   col() { awk -v c="$1" '{print $c}' "$rows" | median; }
@@ -206,7 +206,7 @@ for shards in $shard_list; do
 done
 {
   echo
-  echo "Columns: see bench/README.md. The driver shares the $(nproc)-core machine with the server: with 2 shards" \
+  echo "Columns: see bench/README.md. The loadgen shares the $(nproc)-core machine with the server: with 2 shards" \
        "it competes with the shards for CPU. \"other cores\" is CPU used by everything else during the runs" \
        "(noise: anything above ~0.05 means the figures are disturbed)."
 } >>"$report"
