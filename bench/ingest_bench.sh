@@ -4,9 +4,11 @@
 # CPU-seconds per million spans, its peak RSS and request latency. Each configuration runs several times on a
 # fresh server; the median of each figure is reported (these machines are noisy). See bench/README.md.
 #
-#   bench/ingest_bench.sh                       full: 3 runs x 10 s for 1 and 2 shards
+#   bench/ingest_bench.sh                       full: 3 runs x 10 s for 1 and 2 shards at full speed, then 3 runs
+#                                               each at half that rate (latency under load); appends to RESULTS.md
 #   bench/ingest_bench.sh --quick               smoke: 1 run x 2 s each, fails on any request error
-#   options: --duration S  --runs N  --shards "1 2"  --head-max-bytes SIZE  --out FILE (append the results)
+#   options: --duration S  --runs N  --shards "1 2"  --head-max-bytes SIZE  --out FILE (where to append the
+#            results: default bench/RESULTS.md for full runs, none for --quick; --out '' to skip)
 #            --build-dir DIR (default build-release)  --no-build  --spindle BIN  --loadgen BIN
 #            --connections C  --in-flight S  --spans-per-request N  --attrs N
 set -euo pipefail
@@ -19,7 +21,7 @@ head_max_bytes=12GiB
 build_dir="$root/build-release"
 build=1
 quick=0
-out=""
+out="$root/bench/RESULTS.md"  # full runs append here (issue 5); --quick and --out '' do not
 spindle_bin=""
 loadgen_bin=""
 loadgen_args=()
@@ -27,7 +29,7 @@ loadgen_args=()
 die() { echo "ingest_bench: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) quick=1; runs=1; duration=2; shift ;;
+    --quick) quick=1; runs=1; duration=2; out=""; shift ;;
     --duration) duration=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --shards) shard_list=$2; shift 2 ;;
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
     --in-flight|--driver-streams) loadgen_args+=(--in-flight "$2"); shift 2 ;;
     --spans-per-request) loadgen_args+=(--spans-per-request "$2"); shift 2 ;;
     --attrs) loadgen_args+=(--attrs "$2"); shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -145,65 +147,92 @@ report="$work/report.md"
 } >"$report"
 
 failed=0
+# One measured run: run_load SHARDS RATE ROWS-FILE LABEL (RATE 0 = as fast as possible). Appends one row:
+# spans/s MB/s cpu_s_per_M server_cores rss_mib p50 p90 p99 max errors loadgen_cores other_cores (CPU used by
+# anything but the server and the loadgen: noise from other work on the machine).
+run_load() {
+  local shards=$1 rate=$2 rows=$3 label=$4
+  local log="$work/spindle.$shards.$label.log"
+  start_server "$shards" "$log"
+  local spans_before before busy_before drv_status=0
+  spans_before=$(server_spans)
+  before=$(cpu_ticks "$server_pid")
+  busy_before=$(busy_ticks)
+  TIMEFORMAT='%U %S'
+  { time "$loadgen_bin" --target "127.0.0.1:$grpc_port" --duration "$duration" --rate "$rate" --json \
+      "${loadgen_args[@]}" >"$work/loadgen.json" 2>"$work/loadgen.err"; } 2>"$work/loadgen.time" || drv_status=$?
+  local after busy_after rss_kb spans_after trace_id trace_spans
+  after=$(cpu_ticks "$server_pid")
+  busy_after=$(busy_ticks)
+  rss_kb=$(peak_rss_kb "$server_pid")
+  spans_after=$(server_spans)
+  # A trace of the first request must be readable back: the loadgen's in-place ID rewriting made real traces.
+  trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/loadgen.json" | cut -d'"' -f4 || true)
+  trace_spans=$(curl -fsS --max-time 10 -H 'Accept: application/json' \
+                  "http://127.0.0.1:$query_port/api/traces/$trace_id" 2>/dev/null | grep -o '"spanId"' | wc -l)
+  stop_server
+  if [ "$trace_spans" = 0 ]; then
+    echo "ingest_bench: trace $trace_id of the first request is not found by /api/traces" >&2
+    failed=1
+  fi
+  if [ $drv_status != 0 ] && [ $drv_status != 3 ]; then
+    cat "$work/loadgen.err" >&2
+    die "spindle-loadgen failed (exit $drv_status) against $shards shard(s)"
+  fi
+  local spans seconds errors drv_user drv_sys
+  spans=$(json_num spans "$work/loadgen.json")
+  seconds=$(json_num seconds "$work/loadgen.json")
+  errors=$(json_num error_count "$work/loadgen.json")
+  [ "$errors" = 0 ] || failed=1
+  # The server must have stored exactly what it acknowledged.
+  if [ -n "$spans_before" ] && [ -n "$spans_after" ] && [ $((spans_after - spans_before)) != "$spans" ]; then
+    echo "ingest_bench: loadgen saw $spans spans acknowledged, server counted $((spans_after - spans_before))" >&2
+    failed=1
+  fi
+  read -r drv_user drv_sys <"$work/loadgen.time"
+  awk -v spans="$spans" -v secs="$seconds" -v ticks=$((after - before)) -v hz="$clk_tck" -v rss="$rss_kb" \
+      -v busy=$((busy_after - busy_before)) \
+      -v sps="$(json_num spans_per_second "$work/loadgen.json")" -v mbs="$(json_num mb_per_second "$work/loadgen.json")" \
+      -v p50="$(json_num p50 "$work/loadgen.json")" -v p90="$(json_num p90 "$work/loadgen.json")" \
+      -v p99="$(json_num p99 "$work/loadgen.json")" -v max="$(json_num max "$work/loadgen.json")" \
+      -v errs="$errors" -v du="$drv_user" -v ds="$drv_sys" 'BEGIN {
+        cpu = ticks / hz; drv = du + ds; other = busy / hz - cpu - drv
+        printf "%.0f %.2f %.2f %.2f %.0f %s %s %s %s %s %.2f %.2f\n", sps, mbs,
+               (spans > 0 ? cpu / (spans / 1e6) : 0), cpu / secs, rss / 1024, p50, p90, p99, max, errs,
+               drv / secs, (other > 0 ? other : 0) / secs }' >>"$rows"
+  echo "shards=$shards $label: $(tail -1 "$rows")  errors=$(json_errors "$work/loadgen.json")" \
+       "first trace: $trace_spans spans" >&2
+}
+
+col() { awk -v c="$2" '{print $c}' "$1" | median; }
+table_row() {  # table_row LABEL ROWS-FILE
+  echo "| $1 | $(col "$2" 1) | $(col "$2" 2) | $(col "$2" 3) | $(col "$2" 4) | $(col "$2" 5) | $(col "$2" 6) |" \
+       "$(col "$2" 7) | $(col "$2" 8) | $(col "$2" 9) | $(col "$2" 11) | $(col "$2" 12) |" \
+       "$(awk '{s += $10} END {print s}' "$2") (all runs) |"
+}
+
+rated_rows=""
 for shards in $shard_list; do
   rows="$work/rows.$shards"
   : >"$rows"
-  for run in $(seq 1 "$runs"); do
-    log="$work/spindle.$shards.$run.log"
-    start_server "$shards" "$log"
-    spans_before=$(server_spans)
-    before=$(cpu_ticks "$server_pid")
-    busy_before=$(busy_ticks)
-    drv_status=0
-    TIMEFORMAT='%U %S'
-    { time "$loadgen_bin" --target "127.0.0.1:$grpc_port" --duration "$duration" --json "${loadgen_args[@]}" \
-        >"$work/loadgen.json" 2>"$work/loadgen.err"; } 2>"$work/loadgen.time" || drv_status=$?
-    after=$(cpu_ticks "$server_pid")
-    busy_after=$(busy_ticks)
-    rss_kb=$(peak_rss_kb "$server_pid")
-    spans_after=$(server_spans)
-    # A trace of the first request must be readable back: the loadgen's in-place ID rewriting made real traces.
-    trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/loadgen.json" | cut -d'"' -f4 || true)
-    trace_spans=$(curl -fsS --max-time 10 -H 'Accept: application/json' \
-                    "http://127.0.0.1:$query_port/api/traces/$trace_id" 2>/dev/null | grep -o '"spanId"' | wc -l)
-    stop_server
-    if [ "$trace_spans" = 0 ]; then
-      echo "ingest_bench: trace $trace_id of the first request is not found by /api/traces" >&2
-      failed=1
-    fi
-    if [ $drv_status != 0 ] && [ $drv_status != 3 ]; then
-      cat "$work/loadgen.err" >&2
-      die "spindle-loadgen failed (exit $drv_status) against $shards shard(s)"
-    fi
-    spans=$(json_num spans "$work/loadgen.json")
-    seconds=$(json_num seconds "$work/loadgen.json")
-    errors=$(json_num error_count "$work/loadgen.json")
-    [ "$errors" = 0 ] || failed=1
-    # The server must have stored exactly what it acknowledged.
-    if [ -n "$spans_before" ] && [ -n "$spans_after" ] && [ $((spans_after - spans_before)) != "$spans" ]; then
-      echo "ingest_bench: loadgen saw $spans spans acknowledged, server counted $((spans_after - spans_before))" >&2
-      failed=1
-    fi
-    read -r drv_user drv_sys <"$work/loadgen.time"
-    # One row per run: spans/s MB/s cpu_s_per_M server_cores rss_mib p50 p90 p99 max errors loadgen_cores
-    # other_cores (CPU used by anything but the server and the loadgen: noise from other work on the machine).
-    awk -v spans="$spans" -v secs="$seconds" -v ticks=$((after - before)) -v hz="$clk_tck" -v rss="$rss_kb" \
-        -v busy=$((busy_after - busy_before)) \
-        -v sps="$(json_num spans_per_second "$work/loadgen.json")" -v mbs="$(json_num mb_per_second "$work/loadgen.json")" \
-        -v p50="$(json_num p50 "$work/loadgen.json")" -v p90="$(json_num p90 "$work/loadgen.json")" \
-        -v p99="$(json_num p99 "$work/loadgen.json")" -v max="$(json_num max "$work/loadgen.json")" \
-        -v errs="$errors" -v du="$drv_user" -v ds="$drv_sys" 'BEGIN {
-          cpu = ticks / hz; drv = du + ds; other = busy / hz - cpu - drv
-          printf "%.0f %.2f %.2f %.2f %.0f %s %s %s %s %s %.2f %.2f\n", sps, mbs,
-                 (spans > 0 ? cpu / (spans / 1e6) : 0), cpu / secs, rss / 1024, p50, p90, p99, max, errs,
-                 drv / secs, (other > 0 ? other : 0) / secs }' >>"$rows"
-    echo "shards=$shards run=$run: $(tail -1 "$rows")  errors=$(json_errors "$work/loadgen.json")" \
-         "first trace: $trace_spans spans" >&2
-  done
-  col() { awk -v c="$1" '{print $c}' "$rows" | median; }
-  echo "| $shards | $(col 1) | $(col 2) | $(col 3) | $(col 4) | $(col 5) | $(col 6) | $(col 7) | $(col 8) |" \
-       "$(col 9) | $(col 11) | $(col 12) | $(awk '{s += $10} END {print s}' "$rows") (all runs) |" >>"$report"
+  for run in $(seq 1 "$runs"); do run_load "$shards" 0 "$rows" "run=$run"; done
+  table_row "$shards" "$rows" >>"$report"
+  # Latency under load: the same runs paced at half the median maximum.
+  half=$(awk -v m="$(col "$rows" 1)" 'BEGIN {printf "%.0f", m / 2}')
+  rated="$work/rated.$shards"
+  : >"$rated"
+  for run in $(seq 1 "$runs"); do run_load "$shards" "$half" "$rated" "rate=$half run=$run"; done
+  rated_rows+="$(table_row "$shards (rate $half spans/s)" "$rated")"$'\n'
 done
+{
+  echo
+  echo "At a fixed rate of half the maximum above (latency under load):"
+  echo
+  echo "| shards | spans/s | MB/s | server CPU-s / M spans | server cores | peak RSS MiB | p50 ms | p90 ms | p99 ms" \
+       "| max ms | loadgen cores | other cores | failed requests |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s' "$rated_rows"
+} >>"$report"
 {
   echo
   echo "Columns: see bench/README.md. The loadgen shares the $(nproc)-core machine with the server: with 2 shards" \
