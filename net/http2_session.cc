@@ -231,6 +231,11 @@ Http2Session::~Http2Session() {
   for (auto& [id, stream] : streams_) {
     if (stream->target) stream->target->detach();
   }
+  if (deadline_timer_ != nullptr) {
+    deadline_timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(deadline_timer_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  }
   nghttp2_session_del(session_);
 }
 
@@ -559,6 +564,7 @@ void Http2Session::dispatch_ready() {
     }
     // `stream` may be gone now only if the handler answered and output ran; it did not (dispatching_).
   }
+  if (!ready.empty()) arm_deadline_timer();
 }
 
 Http2Session::Stream* Http2Session::find(int32_t stream_id) {
@@ -630,6 +636,46 @@ void Http2Session::grpc_finish(int32_t stream_id, const Status& status) {
   stream->body_complete = true;
   resume(*stream);
   after_change();
+}
+
+void Http2Session::arm_deadline_timer() {
+  uint64_t earliest = 0;
+  for (const auto& [id, stream] : streams_) {
+    if (stream->grpc && stream->deadline_ms != 0 && !stream->answered &&
+        (earliest == 0 || stream->deadline_ms < earliest)) {
+      earliest = stream->deadline_ms;
+    }
+  }
+  if (earliest == 0) {
+    if (deadline_timer_ != nullptr) uv_timer_stop(deadline_timer_);
+    return;
+  }
+  if (deadline_timer_ == nullptr) {
+    deadline_timer_ = new uv_timer_t;
+    uv_timer_init(transport_.loop(), deadline_timer_);
+    deadline_timer_->data = this;
+  }
+  const uint64_t now = uv_now(transport_.loop());
+  uv_timer_start(
+      deadline_timer_,
+      [](uv_timer_t* t) {
+        if (t->data != nullptr) static_cast<Http2Session*>(t->data)->expire_deadlines();
+      },
+      earliest > now ? earliest - now : 0, 0);
+}
+
+void Http2Session::expire_deadlines() {
+  const uint64_t now = uv_now(transport_.loop());
+  std::vector<int32_t> expired;
+  for (const auto& [id, stream] : streams_) {
+    if (stream->grpc && stream->deadline_ms != 0 && !stream->answered && stream->deadline_ms <= now) {
+      expired.push_back(id);
+    }
+  }
+  for (int32_t id : expired) {
+    grpc_finish(id, deadline_exceeded("the call's grpc-timeout passed before the server finished it"));
+  }
+  arm_deadline_timer();
 }
 
 void Http2Session::fail_grpc(Stream& stream, const Status& status, bool advertise_encodings) {

@@ -86,6 +86,10 @@ class Http2Session : public Session {
   void accept_grpc_data(Stream& stream, const uint8_t* data, size_t size);
   void accept_http_data(Stream& stream, const uint8_t* data, size_t size);
   void dispatch_ready();
+  // grpc-timeout: a call still unanswered at its deadline is finished with DEADLINE_EXCEEDED (the handler's later
+  // answer is then a no-op). One timer per session, armed for the earliest such deadline.
+  void arm_deadline_timer();
+  void expire_deadlines();
   Stream* find(int32_t stream_id);
 
   // Responses (also called by StreamTarget).
@@ -112,6 +116,7 @@ class Http2Session : public Session {
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
   std::vector<int32_t> ready_;      // requests completed during the current on_data, handler not yet called
   uint32_t awaiting_handler_ = 0;   // streams handed to the handler and not answered yet
+  uv_timer_t* deadline_timer_ = nullptr;  // heap: its close callback may run after ~Http2Session
   uint64_t closed_unconsumed_ = 0;  // banked bytes of streams that closed meanwhile (connection window)
   bool dispatching_ = false;        // inside on_data: nghttp2 must not be asked to send
   bool sending_ = false;

@@ -22,7 +22,10 @@ namespace {
 class FakeTransport : public Transport {
  public:
   explicit FakeTransport(const ConnectionLimits& limits) : limits_(limits) { uv_loop_init(&loop_); }
-  ~FakeTransport() override { uv_loop_close(&loop_); }
+  ~FakeTransport() override {
+    uv_run(&loop_, UV_RUN_DEFAULT);  // close callbacks of handles the session released (its deadline timer)
+    uv_loop_close(&loop_);
+  }
 
   uv_loop_t* loop() override { return &loop_; }
   void send(std::string_view bytes) override { out.append(bytes); }
@@ -280,6 +283,28 @@ TEST_F(Http2SessionTest, UnaryGrpcAnswersMessageThenTrailers) {
   EXPECT_FALSE(s.rst_received);
   EXPECT_EQ(session_->open_streams(), 0u);
   EXPECT_TRUE(session_->idle());
+}
+
+TEST_F(Http2SessionTest, UnansweredCallIsFinishedWithDeadlineExceededAtItsGrpcTimeout) {
+  start();
+  Responder late;
+  handler_.answer_grpc = [&late](const GrpcRequest&, const Responder& r) { late = r; };  // never answers in time
+  const int32_t slow = client_.submit(grpc_headers({{"grpc-timeout", "40m"}}), encode_grpc_frame("a"));
+  const int32_t patient = client_.submit(grpc_headers(), encode_grpc_frame("b"));  // no deadline
+  pump();
+  ASSERT_EQ(handler_.grpc.size(), 2u);
+  EXPECT_EQ(status_of(slow), "<absent>");
+  const uint64_t started = uv_now(transport_->loop());
+  while (status_of(slow) == "<absent>" && uv_now(transport_->loop()) - started < 2000) {
+    uv_run(transport_->loop(), UV_RUN_ONCE);  // returns when the session's deadline timer has fired
+    pump();
+  }
+  EXPECT_EQ(status_of(slow), "4");  // DEADLINE_EXCEEDED
+  EXPECT_GE(uv_now(transport_->loop()) - started, 30u);
+  EXPECT_EQ(status_of(patient), "<absent>");  // calls without grpc-timeout are left alone
+  late.grpc_finish(Status::ok());               // the handler's late answer is a no-op
+  pump();
+  EXPECT_EQ(status_of(slow), "4");
 }
 
 TEST_F(Http2SessionTest, GzipCompressedRequestIsInflated) {
