@@ -30,25 +30,10 @@
 #include "storage/block_writer.h"
 #include "storage/bloom_filter.h"
 #include "storage/trace_merge.h"
+#include "tests/support/temp_dir.h"
 
 namespace spindle {
 namespace {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/spindle-block-bench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct Corpus {
   std::vector<std::pair<TraceId, std::string>> traces;  // ascending ID
@@ -145,15 +130,15 @@ struct WarmBlock {
 };
 
 WarmBlock& warm_block() {
-  static WarmBlock block = [] {
-    WarmBlock b;
-    auto meta = write_block(b.root.path(), 1);
-    if (meta.ok()) {
-      auto reader = BlockReader::open(b.root.path() + "/" + meta.value().block_id);
-      if (reader.ok()) b.reader = std::move(reader).value();
-    }
-    return b;
+  static WarmBlock block;  // built in place: a TempDir is not copyable (a copy would remove the directory twice)
+  static const bool written = [] {
+    auto meta = write_block(block.root.path(), 1);
+    if (!meta.ok()) return false;
+    auto reader = BlockReader::open(block.root.path() + "/" + meta.value().block_id);
+    if (reader.ok()) block.reader = std::move(reader).value();
+    return reader.ok();
   }();
+  (void)written;
   return block;
 }
 

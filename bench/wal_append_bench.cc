@@ -20,6 +20,7 @@
 #include "proto/otlp_decoder.h"
 #include "storage/span_batch_codec.h"
 #include "storage/wal.h"
+#include "tests/support/temp_dir.h"
 
 namespace spindle {
 namespace {
@@ -32,22 +33,6 @@ std::string default_payload() {
   if (!decoded.ok() || decoded.value().batches.size() != 1) return "";
   return encode_span_batch(decoded.value().batches[0]);
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/spindle-wal-bench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Counts callbacks and failures; the Wal's callbacks run on the loop thread, which is the benchmark thread.
 struct Acks {

@@ -12,27 +12,11 @@
 #include "core/trace_id.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 #include "tempopb/tempo.pb.h"
+#include "tests/support/temp_dir.h"
 
 namespace spindle::testing {
 
 namespace otlp = opentelemetry::proto;
-
-// A fresh directory under $TMPDIR, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "spindle-blocks-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) ? tmpl : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline TraceId random_id(std::mt19937_64& rng) {
   TraceId id;
