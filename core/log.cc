@@ -1,5 +1,7 @@
 #include "core/log.h"
 
+#include "core/quote.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,39 +31,6 @@ bool needs_quotes(std::string_view v) {
     }
   }
   return false;
-}
-
-void append_quoted(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (unsigned char c : v) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < ' ' || c == 0x7f) {
-          out += "\\x";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 15]);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 void append_value(std::string& out, std::string_view v) {

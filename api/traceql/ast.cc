@@ -1,6 +1,7 @@
 #include "api/traceql/ast.h"
 
 #include "api/traceql/lexer.h"
+#include "core/quote.h"
 
 #include <charconv>
 #include <cstdio>
@@ -59,35 +60,8 @@ std::string quote_attribute_name(const std::string& name) {
 }
 
 std::string quote_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char buf[5];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
+  std::string out;
+  append_quoted(out, s);
   return out;
 }
 
