@@ -48,6 +48,29 @@ struct Config {
   // overrides.defaults.global.max_bytes_per_trace (Tempo's; legacy overrides.max_bytes_per_trace). 0 = no limit.
   uint64_t max_bytes_per_trace = 5000000;
 
+  // Durable storage. storage.trace.backend: only "local" (blocks on local disk) is served; anything else is a
+  // start-up error rather than silently keeping traces somewhere the user did not ask for.
+  std::string storage_backend = "local";
+  std::string wal_path = "/var/tempo/wal";        // storage.trace.wal.path
+  std::string blocks_path = "/var/tempo/blocks";  // storage.trace.local.path
+  // When an ingest reply may go out (ours, `spindle.wal.ack`): "synced" once the spans are fdatasync'ed,
+  // "written" once they are in the page cache (survives a crash of the process, not of the machine).
+  std::string wal_ack = "synced";
+  uint64_t wal_segment_bytes = 64ull << 20;  // spindle.wal.segment_size: a segment rolls past this
+  uint64_t wal_sync_bytes = 256ull << 10;    // spindle.wal.sync_bytes: group commit by bytes...
+  uint64_t wal_sync_interval_ms = 100;       // spindle.wal.sync_interval: ...or by time
+  // Cut rules (Tempo's ingester keys). A trace leaves the head for a block once no span arrived for
+  // trace_idle_period, or once it has been live for max_block_duration; the head also cuts its least
+  // recently appended traces early when it passes 3/4 of spindle.head.max_bytes.
+  uint64_t trace_idle_period_ms = 10000;     // ingester.trace_idle_period
+  uint64_t max_trace_live_ms = 30 * 60000;   // ingester.max_block_duration
+  uint64_t flush_check_period_ms = 10000;    // ingester.flush_check_period: how often cut rules run
+  // Compaction and retention (Tempo's compactor keys).
+  uint64_t block_retention_ms = 14ull * 24 * 3600 * 1000;  // compactor.compaction.block_retention
+  uint64_t compaction_window_ms = 3600 * 1000;             // compactor.compaction.compaction_window
+  // Blocks of one level in one window merged at a time (ours, `spindle.compaction.inputs`, at least 2).
+  uint32_t compaction_inputs = 4;
+
   // Graceful shutdown: how long in-flight requests may take to finish after SIGTERM (ours).
   uint64_t shutdown_timeout_ms = 10000;
 

@@ -197,6 +197,44 @@ Result<uint64_t> parse_mib(std::string_view v) {
   return mib << 20;
 }
 
+// Shared by the parser and validate_config so a file and a programmatic Config get the same message.
+std::string unsupported_backend(std::string_view backend) {
+  return quoted(backend) + " is not supported yet; Spindle stores blocks on local disk (backend: local)";
+}
+
+// Only "local" is served: accepting s3/gcs/azure would start a server that keeps traces somewhere the user
+// did not ask for. Compared exactly, as Tempo does.
+Result<std::string> parse_backend(std::string_view v) {
+  std::string_view b = trim(v);
+  if (b != "local") return invalid_argument(unsupported_backend(b));
+  return std::string(b);
+}
+
+// A directory. Relative paths stay relative (to the working directory); existence is checked when the
+// storage opens it, where the error can say which operation failed.
+Result<std::string> parse_dir_path(std::string_view v) {
+  std::string_view p = trim(v);
+  if (p.empty()) return invalid_argument(quoted(v) + " is not a directory path (it is empty)");
+  return std::string(p);
+}
+
+bool valid_wal_ack(std::string_view v) { return v == "synced" || v == "written"; }
+
+Result<std::string> parse_wal_ack(std::string_view v) {
+  std::string lower;
+  for (char c : trim(v)) lower.push_back(to_lower(c));
+  if (!valid_wal_ack(lower)) {
+    return invalid_argument(quoted(v) + " is not a WAL ack mode (synced or written)");
+  }
+  return lower;
+}
+
+// The 2..64 range is checked in validate_config, like the other bounds, so flags and files share it.
+Result<uint32_t> parse_compaction_inputs(std::string_view v) {
+  SPINDLE_ASSIGN_OR_RETURN(uint64_t n, parse_count(v, UINT32_MAX, "a block count (2-64)"));
+  return static_cast<uint32_t>(n);
+}
+
 const std::vector<KeySpec>& schema() {
   using K = KeyKind;
   static const std::vector<KeySpec> kSchema = {
@@ -204,6 +242,12 @@ const std::vector<KeySpec>& schema() {
       {"spindle.shards", K::Implemented, SPINDLE_APPLY_(shards, parse_shards)},
       {"spindle.head.max_bytes", K::Implemented, SPINDLE_APPLY_(head_max_bytes, parse_size_bytes)},
       {"spindle.shutdown_timeout", K::Implemented, SPINDLE_APPLY_(shutdown_timeout_ms, parse_duration_ms)},
+      {"spindle.wal.ack", K::Implemented, SPINDLE_APPLY_(wal_ack, parse_wal_ack)},
+      {"spindle.wal.segment_size", K::Implemented, SPINDLE_APPLY_(wal_segment_bytes, parse_size_bytes)},
+      {"spindle.wal.sync_bytes", K::Implemented, SPINDLE_APPLY_(wal_sync_bytes, parse_size_bytes)},
+      {"spindle.wal.sync_interval", K::Implemented, SPINDLE_APPLY_(wal_sync_interval_ms, parse_duration_ms)},
+      {"spindle.compaction.inputs", K::Implemented,
+       SPINDLE_APPLY_(compaction_inputs, parse_compaction_inputs)},
 
       // Tempo top level.
       {"target", K::Ignored, nullptr, "all"},
@@ -223,15 +267,12 @@ const std::vector<KeySpec>& schema() {
       {"backend_scheduler_client", K::Ignored},
       {"querier", K::Ignored},
       {"query_frontend", K::Ignored},
-      {"ingester", K::Ignored},
-      {"compactor", K::Ignored},
       {"metrics_generator", K::Ignored},
       {"ingest", K::Ignored},
       {"block_builder", K::Ignored},
       {"backend_scheduler", K::Ignored},
       {"backend_worker", K::Ignored},
       {"live_store", K::Ignored},
-      {"storage", K::Ignored},
       {"memberlist", K::Ignored},
       {"cache", K::Ignored},
 
@@ -290,6 +331,29 @@ const std::vector<KeySpec>& schema() {
       {"server.trace_request_headers", K::Ignored},
       {"server.trace_request_exclude_headers_list", K::Ignored},
       {"server.cluster_validation", K::Ignored},
+
+      // ingester, compactor, storage: the keys Spindle acts on, each subtree's other Tempo keys ignored. A
+      // section must not also be listed as a key of its own: an exact entry wins in classify(), which would
+      // swallow the whole subtree, implemented keys included. "x.*" matches only direct children of x.
+      {"ingester.trace_idle_period", K::Implemented, SPINDLE_APPLY_(trace_idle_period_ms, parse_duration_ms)},
+      {"ingester.max_block_duration", K::Implemented, SPINDLE_APPLY_(max_trace_live_ms, parse_duration_ms)},
+      {"ingester.flush_check_period", K::Implemented,
+       SPINDLE_APPLY_(flush_check_period_ms, parse_duration_ms)},
+      // lifecycler, max_block_bytes, complete_block_timeout, concurrent_flushes, ...
+      {"ingester.*", K::Ignored},
+      {"compactor.compaction.block_retention", K::Implemented,
+       SPINDLE_APPLY_(block_retention_ms, parse_duration_ms)},
+      {"compactor.compaction.compaction_window", K::Implemented,
+       SPINDLE_APPLY_(compaction_window_ms, parse_duration_ms)},
+      {"compactor.compaction.*", K::Ignored},  // compacted_block_retention, max_block_bytes, ...
+      {"compactor.*", K::Ignored},             // ring, disabled, override_ring_key
+      // storage holds only `trace` in Tempo, and trace.local only `path`: no wildcard there, so a typo in
+      // them is an unknown-key error rather than a warning.
+      {"storage.trace.backend", K::Implemented, SPINDLE_APPLY_(storage_backend, parse_backend)},
+      {"storage.trace.wal.path", K::Implemented, SPINDLE_APPLY_(wal_path, parse_dir_path)},
+      {"storage.trace.wal.*", K::Ignored},  // v2_encoding, search_encoding, ingestion_time_range_slack, ...
+      {"storage.trace.local.path", K::Implemented, SPINDLE_APPLY_(blocks_path, parse_dir_path)},
+      {"storage.trace.*", K::Ignored},  // s3, gcs, azure, block, pool, blocklist_poll, cache, search, ...
 
       // distributor.
       {"distributor.receivers.otlp.protocols.grpc.endpoint", K::Implemented,
@@ -581,6 +645,12 @@ const std::vector<FlagSpec>& flags() {
        "spindle.head.max_bytes: memory for live traces, e.g. 512MiB"},
       {"log.level", F::Value, schema_apply("server.log_level"), "LEVEL",
        "server.log_level: debug, info, warn or error"},
+      {"storage.trace.wal.path", F::Value, schema_apply("storage.trace.wal.path"), "DIR",
+       "storage.trace.wal.path: write-ahead log directory"},
+      {"storage.trace.local.path", F::Value, schema_apply("storage.trace.local.path"), "DIR",
+       "storage.trace.local.path: block directory"},
+      {"wal.ack", F::Value, schema_apply("spindle.wal.ack"), "synced|written",
+       "spindle.wal.ack: answer ingest after fdatasync (synced) or after the write (written)"},
       {"target", F::Ignored, nullptr, "all",
        "accepted for Tempo compatibility; Spindle always runs everything"},
       {"help", F::Help, nullptr, "", "print this text and exit"},
@@ -876,14 +946,60 @@ Status validate_config(const Config& c) {
   if (c.shards > kMaxShards) {
     return key_error("spindle.shards", std::to_string(c.shards) + " is more than the maximum of 256");
   }
-  const std::pair<std::string_view, uint64_t> timeouts[] = {
+  // A zero period would spin (sync, cut checks) or, for limits, act on every trace at once.
+  const std::pair<std::string_view, uint64_t> durations[] = {
       {"server.http_server_read_timeout", c.read_timeout_ms},
       {"server.http_server_write_timeout", c.write_timeout_ms},
       {"server.http_server_idle_timeout", c.idle_timeout_ms},
       {"spindle.shutdown_timeout", c.shutdown_timeout_ms},
+      {"spindle.wal.sync_interval", c.wal_sync_interval_ms},
+      {"ingester.trace_idle_period", c.trace_idle_period_ms},
+      {"ingester.max_block_duration", c.max_trace_live_ms},
+      {"ingester.flush_check_period", c.flush_check_period_ms},
+      {"compactor.compaction.block_retention", c.block_retention_ms},
+      {"compactor.compaction.compaction_window", c.compaction_window_ms},
   };
-  for (const auto& [key, ms] : timeouts) {
+  for (const auto& [key, ms] : durations) {
     if (ms == 0) return key_error(key, "must be at least 1ms");
+  }
+  // Repeated here (the parsers check too) because a Config can also be built in code.
+  if (c.storage_backend != "local") {
+    return key_error("storage.trace.backend", unsupported_backend(c.storage_backend));
+  }
+  if (trim(c.wal_path).empty()) return key_error("storage.trace.wal.path", "must not be empty");
+  if (trim(c.blocks_path).empty()) return key_error("storage.trace.local.path", "must not be empty");
+  if (!valid_wal_ack(c.wal_ack)) {
+    return key_error("spindle.wal.ack", quoted(c.wal_ack) + " is not a WAL ack mode (synced or written)");
+  }
+  // Below 1MiB nearly every record would roll a segment (each roll costs a file create and a directory
+  // fsync); above 1GiB a segment pins too much disk until its last span reaches a block.
+  constexpr uint64_t kMinSegmentBytes = 1ull << 20;
+  constexpr uint64_t kMaxSegmentBytes = 1ull << 30;
+  if (c.wal_segment_bytes < kMinSegmentBytes || c.wal_segment_bytes > kMaxSegmentBytes) {
+    return key_error(
+        "spindle.wal.segment_size",
+        std::to_string(c.wal_segment_bytes) + " bytes is not between 1MiB (1048576) and 1GiB (1073741824)");
+  }
+  if (c.wal_sync_bytes == 0) return key_error("spindle.wal.sync_bytes", "must be at least 1 byte");
+  constexpr uint64_t kMaxSyncIntervalMs = 60000;  // a background sync less often than a minute protects nothing
+  if (c.wal_sync_interval_ms > kMaxSyncIntervalMs) {
+    return key_error("spindle.wal.sync_interval", std::to_string(c.wal_sync_interval_ms) + "ms is above 1m");
+  }
+  // Both keep shard-N/ directories: one directory for both would mix segment files and blocks.
+  auto normal = [](std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  };
+  if (normal(c.wal_path) == normal(c.blocks_path)) {
+    return invalid_argument("config keys storage.trace.wal.path and storage.trace.local.path: both are \"" +
+                            c.wal_path + "\"; give the WAL and the blocks directories of their own");
+  }
+  // One input merges nothing; past 64 a single merge holds too many blocks open at once.
+  constexpr uint32_t kMinCompactionInputs = 2;
+  constexpr uint32_t kMaxCompactionInputs = 64;
+  if (c.compaction_inputs < kMinCompactionInputs || c.compaction_inputs > kMaxCompactionInputs) {
+    return key_error("spindle.compaction.inputs",
+                     std::to_string(c.compaction_inputs) + " is not between 2 and 64");
   }
   constexpr uint64_t kMinHeadBytes = 1u << 20;
   if (c.head_max_bytes < kMinHeadBytes) {

@@ -73,6 +73,24 @@ bool has_key(const Config& c, std::string_view key) {
   return std::find(c.ignored_keys.begin(), c.ignored_keys.end(), key) != c.ignored_keys.end();
 }
 
+// What the embedded default (and the example file) parse to: Config{} except the storage paths, which are
+// relative there so a bare `spindle` runs as any user, while Config{} keeps Tempo's /var/tempo/... for Tempo
+// files that do not set them.
+Config embedded_defaults() {
+  Config c;
+  c.wal_path = "./spindle-data/wal";
+  c.blocks_path = "./spindle-data/blocks";
+  return c;
+}
+
+// load() of a file with `yaml`, for errors that only validate_config reports.
+std::string load_error(const std::string& yaml) {
+  TempFile f(yaml);
+  auto c = load({"-config.file=" + f.path()});
+  EXPECT_FALSE(c.ok()) << yaml;
+  return c.ok() ? "" : c.status().message();
+}
+
 TEST(ConfigLoaderTest, EmptyYamlGivesDefaultsThatValidate) {
   Config c = parse_ok("");
   EXPECT_EQ(c, Config{});
@@ -83,10 +101,12 @@ TEST(ConfigLoaderTest, EmptyYamlGivesDefaultsThatValidate) {
   EXPECT_EQ(parse_ok("# only a comment\n"), Config{});
 }
 
-TEST(ConfigLoaderTest, EmbeddedDefaultMatchesStructDefaults) {
+TEST(ConfigLoaderTest, EmbeddedDefaultMatchesStructDefaultsExceptPaths) {
   Config c = parse_ok(kDefaultConfigYaml);
-  EXPECT_EQ(c, Config{});
+  EXPECT_EQ(c, embedded_defaults());
+  EXPECT_NE(Config{}.wal_path, c.wal_path);
   EXPECT_TRUE(c.ignored_keys.empty());
+  EXPECT_TRUE(validate_config(c).is_ok());
 }
 
 TEST(ConfigLoaderTest, ExampleFileEqualsEmbeddedDefault) {
@@ -102,7 +122,7 @@ TEST(ConfigLoaderTest, ExampleFileLoadsThroughFlags) {
   auto c = load({"-config.file=" SPINDLE_EXAMPLE_CONFIG});
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   EXPECT_EQ(c->config_file, SPINDLE_EXAMPLE_CONFIG);
-  Config expected;
+  Config expected = embedded_defaults();
   expected.config_file = SPINDLE_EXAMPLE_CONFIG;
   EXPECT_EQ(*c, expected);
 }
@@ -127,6 +147,21 @@ distributor:
         http:
           endpoint: localhost:5318
           max_request_body_size: 1048576
+ingester:
+  trace_idle_period: 5s
+  max_block_duration: 10m
+  flush_check_period: 2s
+compactor:
+  compaction:
+    block_retention: 48h
+    compaction_window: 30m
+storage:
+  trace:
+    backend: local
+    wal:
+      path: " /data/wal "
+    local:
+      path: relative/blocks
 overrides:
   defaults:
     global:
@@ -136,6 +171,13 @@ spindle:
   head:
     max_bytes: 256MiB
   shutdown_timeout: 1m30s
+  wal:
+    ack: Written
+    segment_size: 16MiB
+    sync_bytes: 1MiB
+    sync_interval: 250ms
+  compaction:
+    inputs: 8
 )");
   EXPECT_EQ(c.http_listen_address, "127.0.0.1");
   EXPECT_EQ(c.http_listen_port, 3300);
@@ -152,6 +194,19 @@ spindle:
   EXPECT_EQ(c.shards, 8u);
   EXPECT_EQ(c.head_max_bytes, 256u << 20);
   EXPECT_EQ(c.shutdown_timeout_ms, 90000u);
+  EXPECT_EQ(c.trace_idle_period_ms, 5000u);
+  EXPECT_EQ(c.max_trace_live_ms, 600000u);
+  EXPECT_EQ(c.flush_check_period_ms, 2000u);
+  EXPECT_EQ(c.block_retention_ms, 48u * 3600 * 1000);
+  EXPECT_EQ(c.compaction_window_ms, 1800000u);
+  EXPECT_EQ(c.storage_backend, "local");
+  EXPECT_EQ(c.wal_path, "/data/wal");  // trimmed
+  EXPECT_EQ(c.blocks_path, "relative/blocks");
+  EXPECT_EQ(c.wal_ack, "written");  // case-insensitive, stored in lower case
+  EXPECT_EQ(c.wal_segment_bytes, 16u << 20);
+  EXPECT_EQ(c.wal_sync_bytes, 1u << 20);
+  EXPECT_EQ(c.wal_sync_interval_ms, 250u);
+  EXPECT_EQ(c.compaction_inputs, 8u);
   EXPECT_TRUE(c.ignored_keys.empty());
   EXPECT_TRUE(validate_config(c).is_ok());
 }
@@ -313,6 +368,126 @@ TEST(ConfigLoaderTest, HostileInputIsAnErrorNotACrash) {
   }
 }
 
+TEST(ConfigLoaderTest, StorageBackendOtherThanLocalIsAnError) {
+  EXPECT_EQ(parse_error("storage:\n  trace:\n    backend: s3\n"),
+            "config key storage.trace.backend: \"s3\" is not supported yet; Spindle stores blocks on local "
+            "disk (backend: local) at line 3");
+  for (const char* backend : {"gcs", "azure", "Local", "\"\""}) {
+    EXPECT_THAT(parse_error(std::string("storage:\n  trace:\n    backend: ") + backend + "\n"),
+                HasSubstr("config key storage.trace.backend: "))
+        << backend;
+  }
+  EXPECT_EQ(parse_ok("storage:\n  trace:\n    backend: \" local \"\n").storage_backend, "local");
+}
+
+TEST(ConfigLoaderTest, StorageBadValuesNameTheKey) {
+  EXPECT_EQ(parse_error("spindle:\n  wal:\n    ack: maybe\n"),
+            "config key spindle.wal.ack: \"maybe\" is not a WAL ack mode (synced or written) at line 3");
+  EXPECT_THAT(parse_error("storage:\n  trace:\n    wal:\n      path: \"  \"\n"),
+              HasSubstr("config key storage.trace.wal.path: \"  \" is not a directory path"));
+  EXPECT_THAT(parse_error("storage:\n  trace:\n    local:\n      path: \"\"\n"),
+              HasSubstr("config key storage.trace.local.path: \"\" is not a directory path"));
+  EXPECT_THAT(parse_error("storage:\n  trace:\n    wal:\n      path: [a, b]\n"),
+              HasSubstr("config key storage.trace.wal.path: expected a single value"));
+  EXPECT_THAT(parse_error("spindle:\n  wal:\n    segment_size: big\n"),
+              HasSubstr("config key spindle.wal.segment_size: \"big\" is not a size"));
+  EXPECT_THAT(parse_error("spindle:\n  wal:\n    sync_interval: soon\n"),
+              HasSubstr("config key spindle.wal.sync_interval: \"soon\" is not a duration"));
+  EXPECT_THAT(parse_error("ingester:\n  trace_idle_period: 10\n  max_block_duration: x\n"),
+              HasSubstr("config key ingester.max_block_duration: \"x\" is not a duration"));
+  EXPECT_THAT(parse_error("compactor:\n  compaction:\n    block_retention: forever\n"),
+              HasSubstr("config key compactor.compaction.block_retention: \"forever\""));
+  EXPECT_THAT(parse_error("spindle:\n  compaction:\n    inputs: -2\n"),
+              HasSubstr("config key spindle.compaction.inputs: \"-2\" is not a block count"));
+  // Well-formed but out of bounds: validate_config, through load().
+  EXPECT_THAT(load_error("spindle:\n  wal:\n    segment_size: 1KiB\n"),
+              HasSubstr("config key spindle.wal.segment_size: 1024 bytes is not between 1MiB"));
+  EXPECT_THAT(load_error("spindle:\n  wal:\n    segment_size: 2GiB\n"),
+              HasSubstr("config key spindle.wal.segment_size: 2147483648 bytes"));
+  EXPECT_THAT(load_error("spindle:\n  compaction:\n    inputs: 1\n"),
+              HasSubstr("config key spindle.compaction.inputs: 1 is not between 2 and 64"));
+  EXPECT_THAT(load_error("spindle:\n  wal:\n    sync_bytes: 0\n"),
+              HasSubstr("config key spindle.wal.sync_bytes: must be at least 1 byte"));
+  EXPECT_THAT(load_error("spindle:\n  wal:\n    sync_interval: 500us\n"),
+              HasSubstr("config key spindle.wal.sync_interval: must be at least 1ms"));
+  EXPECT_THAT(load_error("ingester:\n  flush_check_period: 0s\n"),
+              HasSubstr("config key ingester.flush_check_period: must be at least 1ms"));
+  EXPECT_THAT(load_error("compactor:\n  compaction:\n    compaction_window: 0\n"),
+              HasSubstr("config key compactor.compaction.compaction_window: must be at least 1ms"));
+}
+
+TEST(ConfigLoaderTest, StorageSectionsStayStrict) {
+  // Tempo's storage holds only `trace`, and trace.local only `path`: typos there are errors, not warnings.
+  EXPECT_THAT(parse_error("storage:\n  trcae:\n    backend: local\n"),
+              HasSubstr("unknown key \"storage.trcae\""));
+  EXPECT_THAT(parse_error("storage:\n  trace:\n    local:\n      paht: /x\n"),
+              HasSubstr("unknown key \"storage.trace.local.paht\" at line 4"));
+  EXPECT_THAT(parse_error("spindle:\n  wal:\n    acks: synced\n"),
+              HasSubstr("unknown key \"spindle.wal.acks\""));
+  EXPECT_THAT(parse_error("spindle:\n  compaction:\n    input: 4\n"),
+              HasSubstr("unknown key \"spindle.compaction.input\""));
+  EXPECT_THAT(parse_error("storage: local\n"), HasSubstr("config key storage: expected a mapping"));
+  EXPECT_THAT(parse_error("compactor:\n  compaction: 5\n"),
+              HasSubstr("config key compactor.compaction: expected a mapping"));
+  // Empty or null sections keep the defaults without a warning.
+  Config c = parse_ok("ingester: {}\ncompactor:\nstorage:\n  trace:\n    wal: {}\n");
+  EXPECT_EQ(c, Config{});
+}
+
+TEST(ConfigLoaderTest, TempoStorageConfigLoadsWithUnimplementedSubkeysIgnored) {
+  Config c = parse_ok(R"(
+ingester:
+  trace_idle_period: 20s
+  max_block_bytes: 1_000_000
+  complete_block_timeout: 15m
+  concurrent_flushes: 4
+  lifecycler:
+    ring:
+      replication_factor: 1
+      kvstore: { store: inmemory }
+compactor:
+  ring:
+    kvstore:
+      store: memberlist
+  compaction:
+    block_retention: 24h
+    compacted_block_retention: 1h
+    max_compaction_objects: 6000000
+storage:
+  trace:
+    backend: local
+    wal:
+      path: /var/tempo/wal2
+      v2_encoding: snappy
+      search_encoding: none
+      ingestion_time_range_slack: 2m
+    local:
+      path: /var/tempo/blocks2
+    block:
+      version: vParquet4
+      bloom_filter_false_positive: .05
+    s3:
+      bucket: unused
+    pool:
+      max_workers: 100
+    blocklist_poll: 5m
+)");
+  EXPECT_EQ(c.trace_idle_period_ms, 20000u);
+  EXPECT_EQ(c.block_retention_ms, 24u * 3600 * 1000);
+  EXPECT_EQ(c.storage_backend, "local");
+  EXPECT_EQ(c.wal_path, "/var/tempo/wal2");
+  EXPECT_EQ(c.blocks_path, "/var/tempo/blocks2");
+  EXPECT_EQ(
+      c.ignored_keys,
+      (std::vector<std::string>{
+          "ingester.max_block_bytes", "ingester.complete_block_timeout", "ingester.concurrent_flushes",
+          "ingester.lifecycler", "compactor.ring", "compactor.compaction.compacted_block_retention",
+          "compactor.compaction.max_compaction_objects", "storage.trace.wal.v2_encoding",
+          "storage.trace.wal.search_encoding", "storage.trace.wal.ingestion_time_range_slack",
+          "storage.trace.block", "storage.trace.s3", "storage.trace.pool", "storage.trace.blocklist_poll"}));
+  EXPECT_TRUE(validate_config(c).is_ok());
+}
+
 TEST(ConfigLoaderTest, Tempo2xConfigLoadsWithIgnoredKeys) {
   auto c = load({"-config.file=" SPINDLE_TESTDATA_DIR "/tempo-2x.yaml"});
   ASSERT_TRUE(c.ok()) << c.status().to_string();
@@ -324,13 +499,43 @@ TEST(ConfigLoaderTest, Tempo2xConfigLoadsWithIgnoredKeys) {
   EXPECT_EQ(c->grpc_max_recv_msg_bytes, 16777216u);
   EXPECT_EQ(c->otlp_grpc, (Endpoint{"0.0.0.0", 4317}));
   EXPECT_EQ(c->otlp_http, (Endpoint{"0.0.0.0", 4318}));
-  for (const char* key :
-       {"server.grpc_listen_port", "server.grpc_server_max_send_msg_size", "distributor.receivers.jaeger",
-        "distributor.receivers.zipkin", "distributor.max_attribute_bytes", "distributor.log_received_spans",
-        "ingester", "compactor", "querier", "query_frontend", "metrics_generator", "storage",
-        "overrides.defaults.metrics_generator", "overrides.defaults.ingestion", "overrides.defaults.read",
-        "overrides.defaults.compaction"}) {
+  for (const char* key : {"server.grpc_listen_port",
+                          "server.grpc_server_max_send_msg_size",
+                          "distributor.receivers.jaeger",
+                          "distributor.receivers.zipkin",
+                          "distributor.max_attribute_bytes",
+                          "distributor.log_received_spans",
+                          "ingester.max_block_bytes",
+                          "ingester.complete_block_timeout",
+                          "ingester.trace_live_period",
+                          "ingester.lifecycler",
+                          "compactor.compaction.compacted_block_retention",
+                          "compactor.compaction.max_block_bytes",
+                          "querier",
+                          "query_frontend",
+                          "metrics_generator",
+                          "storage.trace.s3",
+                          "storage.trace.block",
+                          "storage.trace.blocklist_poll",
+                          "storage.trace.pool",
+                          "overrides.defaults.metrics_generator",
+                          "overrides.defaults.ingestion",
+                          "overrides.defaults.read",
+                          "overrides.defaults.compaction"}) {
     EXPECT_TRUE(has_key(*c, key)) << key;
+  }
+  // The storage keys Spindle implements are applied, not listed.
+  EXPECT_EQ(c->trace_idle_period_ms, 10000u);
+  EXPECT_EQ(c->max_trace_live_ms, 300000u);
+  EXPECT_EQ(c->flush_check_period_ms, 10000u);
+  EXPECT_EQ(c->block_retention_ms, 336u * 3600 * 1000);
+  EXPECT_EQ(c->compaction_window_ms, 3600000u);
+  EXPECT_EQ(c->wal_path, "/var/tempo/wal");
+  EXPECT_EQ(c->blocks_path, "/var/tempo/blocks");
+  for (const char* key : {"ingester", "compactor", "storage", "storage.trace", "ingester.trace_idle_period",
+                          "compactor.compaction.block_retention", "storage.trace.backend",
+                          "storage.trace.wal", "storage.trace.wal.path", "storage.trace.local.path"}) {
+    EXPECT_FALSE(has_key(*c, key)) << key;
   }
   // Values Spindle already behaves like produce no warning.
   for (const char* key : {"target", "multitenancy_enabled", "http_api_prefix", "stream_over_http_enabled",
@@ -346,8 +551,10 @@ TEST(ConfigLoaderTest, Tempo3xConfigLoadsWithIgnoredKeys) {
   EXPECT_EQ(c->idle_timeout_ms, 90000u);
   EXPECT_EQ(c->max_bytes_per_trace, 10000000u);
   EXPECT_EQ(c->shards, 4u);
+  EXPECT_EQ(c->wal_path, "/var/tempo/wal");
+  EXPECT_EQ(c->blocks_path, Config{}.blocks_path);  // not in the file: Tempo's default
   for (const char* key : {"live_store", "block_builder", "backend_scheduler", "backend_worker", "ingest",
-                          "query_frontend", "querier", "metrics_generator", "storage", "memberlist",
+                          "query_frontend", "querier", "metrics_generator", "storage.trace.s3", "memberlist",
                           "distributor.receivers.zipkin", "distributor.ingester_write_path_enabled",
                           "overrides.per_tenant_override_config", "overrides.defaults.metrics_generator"}) {
     EXPECT_TRUE(has_key(*c, key)) << key;
@@ -430,10 +637,34 @@ TEST(ConfigLoaderFlagsTest, FlagsOverrideFile) {
   EXPECT_EQ(c->config_file, f.path());
 }
 
+TEST(ConfigLoaderFlagsTest, StorageFlagsOverrideFile) {
+  TempFile f(
+      "storage:\n  trace:\n    backend: local\n    wal:\n      path: /file/wal\n    local:\n"
+      "      path: /file/blocks\nspindle:\n  wal:\n    ack: synced\n");
+  auto c = load({"-config.file=" + f.path(), "-storage.trace.wal.path=/flag/wal",
+                 "--storage.trace.local.path", "/flag/blocks", "-wal.ack=written"});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->wal_path, "/flag/wal");
+  EXPECT_EQ(c->blocks_path, "/flag/blocks");
+  EXPECT_EQ(c->wal_ack, "written");
+  auto file_only = load({"-config.file=" + f.path()});
+  ASSERT_TRUE(file_only.ok()) << file_only.status().to_string();
+  EXPECT_EQ(file_only->wal_path, "/file/wal");
+  EXPECT_EQ(file_only->blocks_path, "/file/blocks");
+  EXPECT_EQ(file_only->wal_ack, "synced");
+  auto bad_ack = load({"-wal.ack=maybe"});
+  ASSERT_FALSE(bad_ack.ok());
+  EXPECT_EQ(bad_ack.status().message(), "flag -wal.ack: \"maybe\" is not a WAL ack mode (synced or written)");
+  auto empty_path = load({"-storage.trace.wal.path="});
+  ASSERT_FALSE(empty_path.ok());
+  EXPECT_THAT(empty_path.status().message(),
+              HasSubstr("flag -storage.trace.wal.path: \"\" is not a directory"));
+}
+
 TEST(ConfigLoaderFlagsTest, NoFileUsesEmbeddedDefault) {
   auto c = load({});
   ASSERT_TRUE(c.ok()) << c.status().to_string();
-  EXPECT_EQ(*c, Config{});
+  EXPECT_EQ(*c, embedded_defaults());
   auto s = load({"-shards=5"});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->shards, 5u);
@@ -486,7 +717,8 @@ TEST(ConfigLoaderFlagsTest, HelpSkipsTheFile) {
   std::string usage = config_usage();
   for (const char* flag : {"-config.file=FILE", "-config.expand-env", "-shards=N", "-server.http-listen-port",
                            "-server.http-listen-address", "-otlp.grpc-endpoint", "-otlp.http-endpoint",
-                           "-head.max-bytes", "-log.level", "-help"}) {
+                           "-head.max-bytes", "-log.level", "-storage.trace.wal.path=DIR",
+                           "-storage.trace.local.path=DIR", "-wal.ack=synced|written", "-help"}) {
     EXPECT_THAT(usage, HasSubstr(flag));
   }
 }
@@ -500,6 +732,13 @@ TEST(ValidateConfigTest, EachErrorNamesTheKey) {
     return s.message();
   };
   EXPECT_THAT(error_of([](Config& c) { c.shards = 257; }), HasSubstr("config key spindle.shards: 257"));
+  EXPECT_THAT(error_of([](Config& c) {
+                c.wal_path = "/d/";
+                c.blocks_path = "/d";
+              }),
+              HasSubstr("storage.trace.wal.path and storage.trace.local.path: both are"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_sync_interval_ms = 120000; }),
+              HasSubstr("config key spindle.wal.sync_interval: 120000ms is above 1m"));
   EXPECT_THAT(error_of([](Config& c) { c.read_timeout_ms = 0; }),
               HasSubstr("config key server.http_server_read_timeout"));
   EXPECT_THAT(error_of([](Config& c) { c.write_timeout_ms = 0; }),
@@ -523,6 +762,32 @@ TEST(ValidateConfigTest, EachErrorNamesTheKey) {
                 c.otlp_http = {"127.0.0.1", 4317};
               }),
               HasSubstr("both listen on port 4317"));
+  EXPECT_THAT(error_of([](Config& c) { c.storage_backend = "gcs"; }),
+              HasSubstr("config key storage.trace.backend: \"gcs\" is not supported yet"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_path = ""; }), HasSubstr("config key storage.trace.wal.path"));
+  EXPECT_THAT(error_of([](Config& c) { c.blocks_path = " "; }),
+              HasSubstr("config key storage.trace.local.path"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_ack = "fsync"; }), HasSubstr("config key spindle.wal.ack"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_segment_bytes = (1 << 20) - 1; }),
+              HasSubstr("config key spindle.wal.segment_size"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_segment_bytes = (1ull << 30) + 1; }),
+              HasSubstr("config key spindle.wal.segment_size"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_sync_bytes = 0; }),
+              HasSubstr("config key spindle.wal.sync_bytes"));
+  EXPECT_THAT(error_of([](Config& c) { c.wal_sync_interval_ms = 0; }),
+              HasSubstr("config key spindle.wal.sync_interval: must be at least 1ms"));
+  EXPECT_THAT(error_of([](Config& c) { c.trace_idle_period_ms = 0; }),
+              HasSubstr("config key ingester.trace_idle_period"));
+  EXPECT_THAT(error_of([](Config& c) { c.max_trace_live_ms = 0; }),
+              HasSubstr("config key ingester.max_block_duration"));
+  EXPECT_THAT(error_of([](Config& c) { c.flush_check_period_ms = 0; }),
+              HasSubstr("config key ingester.flush_check_period"));
+  EXPECT_THAT(error_of([](Config& c) { c.block_retention_ms = 0; }),
+              HasSubstr("config key compactor.compaction.block_retention"));
+  EXPECT_THAT(error_of([](Config& c) { c.compaction_window_ms = 0; }),
+              HasSubstr("config key compactor.compaction.compaction_window"));
+  EXPECT_THAT(error_of([](Config& c) { c.compaction_inputs = 65; }),
+              HasSubstr("config key spindle.compaction.inputs: 65 is not between 2 and 64"));
 }
 
 TEST(ValidateConfigTest, AcceptsBoundaryValuesAndDisjointListeners) {
@@ -530,6 +795,14 @@ TEST(ValidateConfigTest, AcceptsBoundaryValuesAndDisjointListeners) {
   c.shards = 256;
   c.head_max_bytes = 1 << 20;
   c.read_timeout_ms = 1;
+  c.wal_segment_bytes = 1 << 20;
+  c.wal_sync_bytes = 1;
+  c.wal_sync_interval_ms = 1;
+  c.compaction_inputs = 2;
+  EXPECT_TRUE(validate_config(c).is_ok());
+  c.wal_segment_bytes = 1 << 30;
+  c.compaction_inputs = 64;
+  c.wal_ack = "written";
   EXPECT_TRUE(validate_config(c).is_ok());
   c.http_listen_port = 0;
   c.otlp_grpc.port = 0;
@@ -547,7 +820,8 @@ TEST(ConfigWarningsTest, LogsIgnoredKeysAndReceivers) {
   int fd = mkstemp(buf.data());
   ASSERT_GE(fd, 0);
   set_log_fd(fd);
-  Config c = parse_ok("ingester: {}\ndistributor:\n  receivers:\n    jaeger: {}\n    zipkin: {}\n");
+  Config c =
+      parse_ok("ingester:\n  lifecycler: {}\ndistributor:\n  receivers:\n    jaeger: {}\n    zipkin: {}\n");
   log_config_warnings(c);
   log_config_warnings(Config{});  // nothing to say
   set_log_fd(2);
@@ -555,7 +829,8 @@ TEST(ConfigWarningsTest, LogsIgnoredKeysAndReceivers) {
   close(fd);
   unlink(buf.data());
   EXPECT_THAT(out, HasSubstr("level=warn"));
-  EXPECT_THAT(out, HasSubstr("keys=ingester,distributor.receivers.jaeger,distributor.receivers.zipkin"));
+  EXPECT_THAT(
+      out, HasSubstr("keys=ingester.lifecycler,distributor.receivers.jaeger,distributor.receivers.zipkin"));
   EXPECT_THAT(out, HasSubstr("receivers=jaeger,zipkin"));
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2);
 }
