@@ -38,8 +38,13 @@ HttpResponse body_response(std::string_view content_type, std::string body) {
 // Tempo's MarshalingFormatFromAcceptHeader: protobuf only when asked for by name; JSON otherwise.
 bool wants_protobuf(std::string_view accept) { return accept.find("application/protobuf") != std::string_view::npos; }
 
+struct TimeRange {
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;  // 0 = unbounded
+};
+
 // start/end (unix seconds) are optional; when both are given end must come after start (Tempo's check).
-Status check_time_range(const QueryParams& params) {
+Result<TimeRange> parse_time_range(const QueryParams& params) {
   auto start = params.get("start");
   auto end = params.get("end");
   int64_t values[2] = {0, 0};
@@ -61,7 +66,11 @@ Status check_time_range(const QueryParams& params) {
   if (start && end && !start->empty() && !end->empty() && values[1] <= values[0]) {
     return invalid_argument("http parameter start must be before end. received start=" + *start + " end=" + *end);
   }
-  return Status::ok();
+  static constexpr int64_t kMaxSeconds = INT64_MAX / 1000000000;
+  auto to_ns = [](int64_t s) { return s <= 0 ? uint64_t{0} : uint64_t(std::min(s, kMaxSeconds)) * 1000000000; };
+  // end is a whole second: a block whose spans end within that second still overlaps it.
+  uint64_t end_ns = values[1] <= 0 ? 0 : to_ns(values[1]) + 999999999;
+  return TimeRange{to_ns(values[0]), end_ns};
 }
 
 std::string buildinfo_json() {
@@ -135,16 +144,23 @@ void ApiHandler::trace_by_id(const HttpRequest& request, std::string_view id_tex
     reply(route, responder, text_error_response(id.status()));
     return;
   }
-  Status range = check_time_range(QueryParams(request.query));
-  if (!range.is_ok()) {
-    reply(route, responder, text_error_response(range));
+  auto range = parse_time_range(QueryParams(request.query));
+  if (!range.ok()) {
+    reply(route, responder, text_error_response(range.status()));
     return;
   }
   bool protobuf = wants_protobuf(request.header("accept"));
   shard_.submit_to(
       shard_for(*id, shard_.count()),
-      [id = *id](Shard& owner) { return services_of(owner).head.find_trace(id); },
-      [this, v2, protobuf, route, responder](std::optional<std::string> trace) {
+      [id = *id, range = *range](Shard& owner) {
+        return services_of(owner).store.find_trace(id, range.start_ns, range.end_ns);
+      },
+      [this, v2, protobuf, route, responder](Result<std::optional<std::string>> found) {
+        if (!found.ok()) {
+          reply(route, responder, text_error_response(found.status()));
+          return;
+        }
+        std::optional<std::string> trace = std::move(found).value();
         const char* type = protobuf ? "application/protobuf" : "application/json";
         if (!v2 && !trace) {
           HttpResponse r;  // Tempo's v1: 404 with an empty body

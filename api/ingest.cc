@@ -91,14 +91,20 @@ void Ingest::ingest(std::string_view request, IngestProtocol protocol, Done done
   for (uint32_t owner : owners) {
     auto batch = std::make_unique<SpanBatch>(std::move(decoded->batches[owner]));
     uint64_t batch_spans = batch->spans.size();
-    shard_.submit_to(
+    shard_.submit_async<AppendResult>(
         owner,
-        [batch = std::move(batch)](Shard& target) { return services_of(target).head.append(*batch); },
+        [batch = std::move(batch)](Shard& target, Reply<AppendResult> reply) mutable {
+          // Reply is move-only; the store's callback is a std::function, which must be copyable.
+          auto shared = std::make_shared<Reply<AppendResult>>(std::move(reply));
+          services_of(target).store.append(std::move(batch),
+                                           [shared](AppendResult r) { shared->reply(std::move(r)); });
+        },
         [state, origin, p, batch_spans](AppendResult r) {
           ShardServices& svc = services_of(*origin);
           IngestOutcome& out = state->outcome;
           if (!r.status.is_ok()) {
-            svc.metrics.spans_refused[p][static_cast<int>(RefusalReason::HeadFull)] += batch_spans;
+            RefusalReason reason = r.storage_error ? RefusalReason::Storage : RefusalReason::HeadFull;
+            svc.metrics.spans_refused[p][static_cast<int>(reason)] += batch_spans;
             if (out.status.is_ok()) out.status = r.status;
           }
           svc.metrics.spans_received[p] += r.accepted + r.duplicates;

@@ -1,7 +1,8 @@
 #pragma once
 // Ingest: the OTLP receive path shared by OTLP/gRPC and OTLP/HTTP. The receiving shard decodes the request
 // (hand-written zero-copy walker), buckets spans by owner shard, ships one SpanBatch to each owner through
-// submit_to, and answers once every owner has appended its spans to its head store.
+// submit_async, and answers once every owner has stored its spans (WAL first, then head: storage/trace_store.h),
+// so an acknowledged span is durable per spindle.wal.ack.
 //
 // Outcome rules (OTLP): every owner accepted -> success (partial_success if some spans were refused for good);
 // any owner full -> the whole request is refused with a retryable status. The spans other owners did take stay;

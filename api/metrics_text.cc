@@ -23,6 +23,9 @@ class Exposition {
   }
   // labels: already formatted `a="x",b="y"` (values are our own identifiers: nothing to escape).
   void sample(const char* name, const std::string& labels, uint64_t value) {
+    sample_text(name, labels, std::to_string(value));
+  }
+  void sample_text(const char* name, const std::string& labels, const std::string& value) {
     out_ += name;
     if (!labels.empty()) {
       out_ += '{';
@@ -30,7 +33,7 @@ class Exposition {
       out_ += '}';
     }
     out_ += ' ';
-    out_ += std::to_string(value);
+    out_ += value;
     out_ += '\n';
   }
   std::string take() { return std::move(out_); }
@@ -41,14 +44,115 @@ class Exposition {
 
 std::string label(const char* k, const std::string& v) { return std::string(k) + "=\"" + v + "\""; }
 
+// Microseconds as seconds with six decimals ("0.000250"), exact for any integer input.
+std::string format_seconds_us(uint64_t us) {
+  std::string frac = std::to_string(us % 1000000);
+  return std::to_string(us / 1000000) + "." + std::string(6 - frac.size(), '0') + frac;
+}
+
+// WAL, blocks, compaction and retention. Counters are summed over shards; a few gauges are per shard.
+void render_storage_metrics(Exposition& e, const std::vector<ShardSnapshot>& shards) {
+  auto sum = [&](auto value) {
+    uint64_t total = 0;
+    for (const auto& s : shards) total += value(s.storage);
+    return total;
+  };
+  struct Counter {
+    const char* name;
+    const char* help;
+    uint64_t (*value)(const TraceStoreStats&);
+  };
+  static const Counter kCounters[] = {
+      {"spindle_wal_bytes_total", "Bytes written to the WAL (record headers included).",
+       [](const TraceStoreStats& s) { return s.wal.bytes_written; }},
+      {"spindle_wal_records_total", "Records (one per owner shard and request) written to the WAL.",
+       [](const TraceStoreStats& s) { return s.wal.records_written; }},
+      {"spindle_wal_syncs_total", "fdatasync rounds of the WAL.",
+       [](const TraceStoreStats& s) { return s.wal.syncs; }},
+      {"spindle_wal_sync_errors_total", "Failed WAL syncs (the acks they covered were refused as retryable).",
+       [](const TraceStoreStats& s) { return s.wal.sync_errors; }},
+      {"spindle_wal_append_errors_total", "WAL writes that failed, for any reason.",
+       [](const TraceStoreStats& s) { return s.wal.append_errors; }},
+      {"spindle_wal_disk_full_errors_total", "WAL writes that failed because the disk was full (ENOSPC/EDQUOT).",
+       [](const TraceStoreStats& s) { return s.wal.disk_full_errors; }},
+      {"spindle_wal_segments_created_total", "WAL segment files created.",
+       [](const TraceStoreStats& s) { return s.wal.segments_created; }},
+      {"spindle_wal_segments_removed_total", "WAL segment files deleted once their spans were in blocks.",
+       [](const TraceStoreStats& s) { return s.wal.segments_removed; }},
+      {"spindle_wal_replay_records_total", "WAL records replayed at start.",
+       [](const TraceStoreStats& s) { return s.replay.records; }},
+      {"spindle_wal_replay_bytes_total", "WAL payload bytes replayed at start.",
+       [](const TraceStoreStats& s) { return s.replay.payload_bytes; }},
+      {"spindle_wal_corrupt_records_total", "Damaged WAL regions skipped at replay (logged).",
+       [](const TraceStoreStats& s) { return s.replay.corrupt_records + s.replay_bad_records; }},
+      {"spindle_wal_torn_tail_bytes_total", "Bytes of torn WAL tails truncated at replay.",
+       [](const TraceStoreStats& s) { return s.replay.torn_tail_bytes; }},
+      {"spindle_storage_cuts_total", "Blocks written from the head.",
+       [](const TraceStoreStats& s) { return s.cuts; }},
+      {"spindle_storage_cut_spans_total", "Spans moved from the head into blocks.",
+       [](const TraceStoreStats& s) { return s.cut_spans; }},
+      {"spindle_storage_block_write_errors_total", "Failed block writes (retried; the spans stay in memory and WAL).",
+       [](const TraceStoreStats& s) { return s.block_write_errors; }},
+      {"spindle_storage_compactions_total", "Compactions completed.",
+       [](const TraceStoreStats& s) { return s.compactions; }},
+      {"spindle_storage_compacted_blocks_total", "Blocks merged away by compaction.",
+       [](const TraceStoreStats& s) { return s.compacted_blocks; }},
+      {"spindle_storage_compaction_errors_total", "Failed compactions (their inputs are left as they are).",
+       [](const TraceStoreStats& s) { return s.compaction_errors; }},
+      {"spindle_storage_retention_deleted_blocks_total",
+       "Blocks deleted because they passed compactor.compaction.block_retention.",
+       [](const TraceStoreStats& s) { return s.retention_deleted_blocks; }},
+      {"spindle_storage_block_read_errors_total", "Lookups that met a damaged block page (logged).",
+       [](const TraceStoreStats& s) { return s.block_read_errors; }},
+      {"spindle_storage_blocks_skipped_total", "Unreadable blocks skipped at start (left on disk, logged).",
+       [](const TraceStoreStats& s) { return s.blocks_skipped_at_open; }},
+  };
+  for (const Counter& c : kCounters) {
+    e.family(c.name, "counter", c.help);
+    e.sample(c.name, "", sum(c.value));
+  }
+
+  e.family("spindle_wal_sync_duration_seconds", "histogram", "Duration of WAL fdatasync rounds.");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= kWalSyncLatencyBoundsUs.size(); ++b) {
+    cumulative += sum([b](const TraceStoreStats& s) { return s.wal.sync_latency_buckets[b]; });
+    std::string le = b < kWalSyncLatencyBoundsUs.size() ? format_seconds_us(kWalSyncLatencyBoundsUs[b]) : "+Inf";
+    e.sample("spindle_wal_sync_duration_seconds_bucket", label("le", le), cumulative);
+  }
+  e.sample_text("spindle_wal_sync_duration_seconds_sum", "",
+                format_seconds_us(sum([](const TraceStoreStats& s) { return s.wal.sync_latency_sum_us; })));
+  e.sample("spindle_wal_sync_duration_seconds_count", "", cumulative);
+
+  e.family("spindle_storage_blocks", "gauge", "Blocks on disk, by compaction level (the last level counts higher ones).");
+  for (uint32_t l = 0; l < kMaxBlockLevels; ++l) {
+    e.sample("spindle_storage_blocks", label("level", std::to_string(l)),
+             sum([l](const TraceStoreStats& s) { return s.blocks[l]; }));
+  }
+  e.family("spindle_storage_block_bytes", "gauge", "Bytes of block data on disk, by compaction level.");
+  for (uint32_t l = 0; l < kMaxBlockLevels; ++l) {
+    e.sample("spindle_storage_block_bytes", label("level", std::to_string(l)),
+             sum([l](const TraceStoreStats& s) { return s.block_bytes[l]; }));
+  }
+  e.family("spindle_wal_segments", "gauge", "WAL segment files on disk, by shard.");
+  for (size_t i = 0; i < shards.size(); ++i) {
+    e.sample("spindle_wal_segments", label("shard", std::to_string(i)), shards[i].storage.wal.live_segments);
+  }
+  e.family("spindle_wal_replay_duration_seconds", "gauge", "How long the WAL replay at start took, by shard.");
+  for (size_t i = 0; i < shards.size(); ++i) {
+    e.sample_text("spindle_wal_replay_duration_seconds", label("shard", std::to_string(i)),
+                  format_seconds_us(shards[i].storage.replay.duration_us));
+  }
+}
+
 }  // namespace
 
 ShardSnapshot take_snapshot(Shard& shard) {
   ShardServices& svc = services_of(shard);
   ShardSnapshot snap;
   snap.metrics = svc.metrics;
-  snap.head = svc.head.stats();
-  snap.head_max_bytes = svc.head.limits().max_bytes;
+  snap.storage = svc.store.stats();
+  snap.head = snap.storage.head;
+  snap.head_max_bytes = svc.store.head().limits().max_bytes;
   snap.queue_depth = shard.inbound_depth();
   snap.in_flight = shard.in_flight();
   for (const auto& l : svc.listeners) {
@@ -116,6 +220,8 @@ std::string render_metrics(const std::vector<ShardSnapshot>& shards) {
             [](const ShardSnapshot& s) { return s.queue_depth; });
   per_shard("spindle_shard_in_flight", "Cross-shard messages sent and not yet completed, by shard.",
             [](const ShardSnapshot& s) { return s.in_flight; });
+
+  render_storage_metrics(e, shards);
 
   auto per_listener = [&](const char* name, const char* type, const char* help, auto value) {
     e.family(name, type, help);

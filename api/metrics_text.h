@@ -7,7 +7,7 @@
 #include "api/shard_metrics.h"
 #include "net/listener.h"
 #include "shards/shard.h"
-#include "storage/head_store.h"
+#include "storage/trace_store.h"
 
 namespace spindle {
 
@@ -20,6 +20,7 @@ struct ListenerSnapshot {
 struct ShardSnapshot {
   ShardMetrics metrics;
   HeadStats head;
+  TraceStoreStats storage;
   uint64_t head_max_bytes = 0;
   uint64_t queue_depth = 0;  // cross-shard items waiting in this shard's inbound rings
   uint64_t in_flight = 0;    // cross-shard items this shard sent that have not completed

@@ -69,10 +69,28 @@ uint32_t default_shard_count() {
   return n == 0 ? 1 : n;
 }
 
-ShardServices::ShardServices(const Config& cfg, uint32_t shard_count, const std::atomic<bool>& ready_flag)
-    : config(cfg),
-      ready(ready_flag),
-      head(HeadLimits{cfg.head_max_bytes / shard_count, cfg.max_bytes_per_trace}) {}
+TraceStoreOptions trace_store_options(const Config& c, uint32_t shard, uint32_t shard_count) {
+  TraceStoreOptions o;
+  o.shard = shard;
+  o.shard_count = shard_count;
+  o.wal_dir = c.wal_path;
+  o.blocks_dir = c.blocks_path;
+  o.ack = c.wal_ack == "written" ? WalAckPolicy::Written : WalAckPolicy::Synced;
+  o.wal_segment_bytes = c.wal_segment_bytes;
+  o.wal_sync_bytes = c.wal_sync_bytes;
+  o.wal_sync_interval_ms = static_cast<uint32_t>(std::min<uint64_t>(c.wal_sync_interval_ms, UINT32_MAX));
+  o.head = HeadLimits{c.head_max_bytes / shard_count, c.max_bytes_per_trace};
+  o.idle_ms = c.trace_idle_period_ms;
+  o.max_live_ms = c.max_trace_live_ms;
+  o.flush_check_ms = c.flush_check_period_ms;
+  o.retention_ms = c.block_retention_ms;
+  o.compaction_window_ms = c.compaction_window_ms;
+  o.compaction_inputs = c.compaction_inputs;
+  return o;
+}
+
+ShardServices::ShardServices(const Config& cfg, Shard& shard, const std::atomic<bool>& ready_flag)
+    : config(cfg), ready(ready_flag), store(shard.loop(), trace_store_options(cfg, shard.id(), shard.count())) {}
 
 ShardServices::~ShardServices() = default;
 
@@ -109,7 +127,15 @@ Status Server::start() {
   options.on_start = [this](Shard& shard) { start_shard(shard); };
   options.on_drain = [this](Shard& shard, std::function<void()> drained) { drain_shard(shard, std::move(drained)); };
   options.on_stop = [](Shard& shard) {
-    delete static_cast<ShardServices*>(shard.services);
+    // Every shard has drained, so no append can reach this store any more. ShardSet does not run the loop after
+    // on_stop returns, so run it here until the store has finished its block job and synced and closed its WAL.
+    auto* svc = static_cast<ShardServices*>(shard.services);
+    if (svc->store_open) {
+      bool closed = false;
+      svc->store.close([&closed] { closed = true; });
+      while (!closed) uv_run(shard.loop(), UV_RUN_ONCE);
+    }
+    delete svc;
     shard.services = nullptr;
   };
   shards_ = std::make_unique<ShardSet>(std::move(options));
@@ -130,8 +156,16 @@ Status Server::start() {
 
 void Server::start_shard(Shard& shard) {
   set_log_shard(shard.id());
-  auto* svc = new ShardServices(config_, shard_count_, ready_);
+  auto* svc = new ShardServices(config_, shard, ready_);
   shard.services = svc;
+  // Replays the WAL before this shard serves: /ready stays 503 until every shard is through.
+  Status opened = svc->store.open();
+  if (!opened.is_ok()) {
+    std::lock_guard<std::mutex> lock(start_error_mutex_);
+    if (start_error_.empty()) start_error_ = "shard " + std::to_string(shard.id()) + ": " + opened.message();
+  } else {
+    svc->store_open = true;
+  }
   for (int p = 0; p < 3; ++p) {
     auto handler = std::make_unique<ApiHandler>(shard, kPorts[p]);
     int fd = fds_[p][shard.id()];

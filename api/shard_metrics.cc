@@ -16,6 +16,7 @@ const char* refusal_reason_name(RefusalReason r) {
     case RefusalReason::Invalid: return "invalid";
     case RefusalReason::HeadFull: return "head_full";
     case RefusalReason::TraceTooLarge: return "trace_too_large";
+    case RefusalReason::Storage: return "storage";
   }
   return "unknown";
 }

@@ -14,9 +14,10 @@ enum class IngestProtocol { Grpc = 0, HttpProtobuf = 1, HttpJson = 2 };
 inline constexpr int kIngestProtocols = 3;
 const char* ingest_protocol_name(IngestProtocol p);  // "grpc", "http-protobuf", "http-json"
 
-enum class RefusalReason { Invalid = 0, HeadFull = 1, TraceTooLarge = 2 };
-inline constexpr int kRefusalReasons = 3;
-const char* refusal_reason_name(RefusalReason r);  // "invalid", "head_full", "trace_too_large"
+enum class RefusalReason { Invalid = 0, HeadFull = 1, TraceTooLarge = 2, Storage = 3 };
+inline constexpr int kRefusalReasons = 4;
+// "invalid", "head_full", "trace_too_large", "storage" (the WAL could not take the spans: disk full, I/O error)
+const char* refusal_reason_name(RefusalReason r);
 
 struct ShardMetrics {
   uint64_t spans_received[kIngestProtocols] = {};  // accepted (incl. duplicates acknowledged)

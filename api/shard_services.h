@@ -1,6 +1,6 @@
 #pragma once
-// ShardServices: everything one shard owns (Seastar's sharded<T>, flattened): its head store, counters,
-// request handlers and listeners. Reached from a Shard through Shard::services.
+// ShardServices: everything one shard owns (Seastar's sharded<T>, flattened): its trace store (WAL, head,
+// blocks), counters, request handlers and listeners. Reached from a Shard through Shard::services.
 //
 // Threading: each instance is created, used and destroyed on its own shard's thread only. Other shards reach it
 // only by submit_to()-ing a function to that shard.
@@ -11,7 +11,7 @@
 #include "api/shard_metrics.h"
 #include "core/config.h"
 #include "shards/shard.h"
-#include "storage/head_store.h"
+#include "storage/trace_store.h"
 
 namespace spindle {
 
@@ -19,12 +19,13 @@ class Listener;
 class ApiHandler;
 
 struct ShardServices {
-  ShardServices(const Config& config, uint32_t shard_count, const std::atomic<bool>& ready);
+  ShardServices(const Config& config, Shard& shard, const std::atomic<bool>& ready);
   ~ShardServices();
 
   const Config& config;
   const std::atomic<bool>& ready;  // set by the Server (main thread) once every shard serves; read-only here
-  HeadStore head;
+  TraceStore store;
+  bool store_open = false;  // open() succeeded: close() it before destruction
   ShardMetrics metrics;
   // Ingest requests this shard started whose owners have not all answered. Shutdown waits for zero, so no
   // completion can arrive after these services are gone.
@@ -34,5 +35,8 @@ struct ShardServices {
 };
 
 inline ShardServices& services_of(Shard& shard) { return *static_cast<ShardServices*>(shard.services); }
+
+// The trace store settings of one shard, from the config.
+TraceStoreOptions trace_store_options(const Config& config, uint32_t shard, uint32_t shard_count);
 
 }  // namespace spindle

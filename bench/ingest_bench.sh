@@ -81,7 +81,10 @@ json_errors() { grep -o '"errors_by_status":{[^}]*}' "$1" | cut -d: -f2- ; }
 # start_server SHARDS LOG: starts spindle on free loopback ports; sets server_pid, grpc_port, query_port.
 start_server() {
   local shards=$1 log=$2
+  # Every run starts from empty storage of its own, under $work (removed at exit).
+  data_dir=$(mktemp -d "$work/data.XXXXXX")
   "$spindle_bin" -shards="$shards" -head.max-bytes="$head_max_bytes" \
+    -storage.trace.wal.path="$data_dir/wal" -storage.trace.local.path="$data_dir/blocks" \
     -otlp.grpc-endpoint=127.0.0.1:0 -otlp.http-endpoint=127.0.0.1:0 \
     -server.http-listen-address=127.0.0.1 -server.http-listen-port=0 2>"$log" &
   server_pid=$!
@@ -115,6 +118,7 @@ stop_server() {
   wait "$server_pid" || status=$?
   server_pid=""
   [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
+  rm -rf "$data_dir"
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2];

@@ -163,7 +163,7 @@ Status BlockWriter::seal() {
 
   BloomFilter bloom(ids_.size(), options_.bloom_fp_rate);
   for (const TraceId& id : ids_) bloom.add(id);
-  meta_.created_ns = now_ns();
+  meta_.created_ns = options_.created_ns != 0 ? options_.created_ns : now_ns();
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockIndexFile), encode_index(index_)));
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockBloomFile), bloom.serialize()));
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockMetaFile), meta_.to_json()));

@@ -29,6 +29,9 @@ struct BlockWriteOptions {
   int zstd_level = 1;               // 1 for fresh blocks, 3 for compacted ones (architecture.md 5.2)
   uint32_t page_bytes = 128 << 10;  // a page is cut once its raw rows reach this size
   double bloom_fp_rate = 0.01;
+  // meta.json's created_unix_nano; 0 = the time of writing. Compaction passes its inputs' latest, so merging
+  // blocks does not restart their retention clock.
+  uint64_t created_ns = 0;
 };
 
 class BlockWriter {

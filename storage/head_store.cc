@@ -12,9 +12,9 @@ namespace spindle {
 namespace {
 
 // Per-object overheads so the byte limit tracks real memory, not only payload: a StoredSpan in a vector that
-// grows by doubling, and a trace's map node plus vector header.
+// grows by doubling, and a trace's map node (with its list links) plus vector header.
 constexpr uint64_t kSpanOverhead = sizeof(uint64_t) * 6;
-constexpr uint64_t kTraceOverhead = 128;
+constexpr uint64_t kTraceOverhead = 160;
 // Above this many spans a trace gets a hash index for duplicate checks instead of a linear scan.
 constexpr size_t kLinearScanSpans = 64;
 // Buckets reserved up front per byte of head: a trace map that rehashes millions of entries at once stalls the
@@ -39,7 +39,31 @@ HeadStore::HeadStore(HeadLimits limits)
   traces_.reserve(static_cast<size_t>(limits_.max_bytes / kHeadBytesPerBucket));
 }
 
-uint32_t HeadStore::intern(std::vector<Interned>& table, std::unordered_map<std::string, uint32_t>& index,
+HeadStore::~HeadStore() = default;
+
+void HeadStore::link(List& list, Trace* t, Trace* Trace::*prev, Trace* Trace::*next) {
+  t->*prev = list.tail;
+  t->*next = nullptr;
+  if (list.tail) list.tail->*next = t;
+  list.tail = t;
+  if (!list.head) list.head = t;
+}
+
+void HeadStore::unlink(List& list, Trace* t, Trace* Trace::*prev, Trace* Trace::*next) {
+  if (t->*prev) {
+    t->*prev->*next = t->*next;
+  } else {
+    list.head = t->*next;
+  }
+  if (t->*next) {
+    t->*next->*prev = t->*prev;
+  } else {
+    list.tail = t->*prev;
+  }
+  t->*prev = t->*next = nullptr;
+}
+
+uint32_t HeadStore::intern(std::deque<Interned>& table, std::unordered_map<std::string, uint32_t>& index,
                            const std::string& message, const std::string& schema_url) {
   auto [it, inserted] = index.try_emplace(interned_key(message, schema_url), 0);
   if (inserted) {
@@ -63,35 +87,94 @@ bool HeadStore::contains(const Trace& trace, const StoredSpan& span, std::string
   return false;
 }
 
-void HeadStore::store(std::string_view bytes, StoredSpan& span) {
-  if (chunks_.empty() || chunks_.back().capacity - chunks_.back().used < bytes.size()) {
-    Chunk chunk;
-    chunk.capacity = std::max<uint32_t>(chunk_bytes_, static_cast<uint32_t>(bytes.size()));
+void HeadStore::new_chunk(uint32_t min_capacity) {
+  if (current_chunk_ != UINT32_MAX && chunks_[current_chunk_].live_spans == 0) {
+    // Every span of the outgoing chunk already left: nothing else will release it.
+    uint32_t old = current_chunk_;
+    current_chunk_ = UINT32_MAX;
+    ++chunks_[old].live_spans;
+    drop_span_ref(old);
+  }
+  Chunk chunk;
+  chunk.capacity = std::max(chunk_bytes_, min_capacity);
+  if (chunk.capacity == chunk_bytes_ && !spares_.empty()) {
+    chunk.data = std::move(spares_.back());
+    spares_.pop_back();
+  } else {
     chunk.data.reset(new char[chunk.capacity]);
-    bytes_ += chunk.capacity;
+  }
+  bytes_ += chunk.capacity;
+  ++chunk_count_;
+  if (!free_slots_.empty()) {
+    current_chunk_ = free_slots_.back();
+    free_slots_.pop_back();
+    chunks_[current_chunk_] = std::move(chunk);
+  } else {
+    current_chunk_ = static_cast<uint32_t>(chunks_.size());
     chunks_.push_back(std::move(chunk));
   }
-  Chunk& chunk = chunks_.back();
-  span.chunk = static_cast<uint32_t>(chunks_.size() - 1);
+}
+
+void HeadStore::drop_span_ref(uint32_t index) {
+  Chunk& chunk = chunks_[index];
+  if (--chunk.live_spans != 0 || index == current_chunk_) return;
+  bytes_ -= chunk.capacity;
+  --chunk_count_;
+  // Keep the buffer for reuse while live chunks plus spares stay within the budget: reusing written pages is
+  // what spares the kernel from zeroing fresh ones for every chunk.
+  if (chunk.capacity == chunk_bytes_ && bytes_ + (spares_.size() + 1) * uint64_t{chunk_bytes_} <= limits_.max_bytes) {
+    spares_.push_back(std::move(chunk.data));
+  }
+  chunk = Chunk{};
+  free_slots_.push_back(index);
+}
+
+void HeadStore::store(std::string_view bytes, StoredSpan& span) {
+  if (current_chunk_ == UINT32_MAX ||
+      chunks_[current_chunk_].capacity - chunks_[current_chunk_].used < bytes.size()) {
+    new_chunk(static_cast<uint32_t>(bytes.size()));
+  }
+  Chunk& chunk = chunks_[current_chunk_];
+  span.chunk = current_chunk_;
   span.offset = chunk.used;
   std::memcpy(chunk.data.get() + chunk.used, bytes.data(), bytes.size());
   chunk.used += static_cast<uint32_t>(bytes.size());
   ++chunk.live_spans;
 }
 
-AppendResult HeadStore::append(const SpanBatch& batch) {
+uint64_t HeadStore::worst_case_bytes(const SpanBatch& batch) const {
+  // Every byte in new chunks, every span starting a trace. Refusing on the worst case keeps the head within
+  // its budget.
+  uint64_t data = batch.byte_size();
+  uint64_t chunk_bytes = data == 0 ? 0 : (data / chunk_bytes_ + 1) * uint64_t{chunk_bytes_};
+  return std::max(chunk_bytes, data) + batch.spans.size() * (kSpanOverhead + kTraceOverhead);
+}
+
+Result<uint64_t> HeadStore::reserve(const SpanBatch& batch) {
+  uint64_t incoming = worst_case_bytes(batch);
+  if (bytes_ + reserved_ + incoming > limits_.max_bytes) {
+    return unavailable("live traces use " + std::to_string(bytes_ + reserved_) + " of " +
+                       std::to_string(limits_.max_bytes) +
+                       " bytes on this shard (spindle.head.max_bytes); retry later");
+  }
+  reserved_ += incoming;
+  return incoming;
+}
+
+void HeadStore::unpin_seq(uint64_t seq) {
+  auto it = seq_pins_.find(seq);
+  if (it != seq_pins_.end() && --it->second == 0) seq_pins_.erase(it);
+}
+
+AppendResult HeadStore::append(const SpanBatch& batch, AppendContext ctx) {
   AppendResult result;
-  // Worst case for this batch: the chunks its bytes need beyond the current chunk's free room, and every span
-  // starting a trace. Refusing on the worst case keeps the head within its budget.
-  uint64_t room = chunks_.empty() ? 0 : chunks_.back().capacity - chunks_.back().used;
-  uint64_t overflow = batch.byte_size() > room ? batch.byte_size() - room : 0;
-  uint64_t new_chunk_bytes = overflow == 0 ? 0 : (overflow / chunk_bytes_ + 1) * uint64_t{chunk_bytes_};
-  uint64_t incoming = std::max(new_chunk_bytes, overflow) + batch.spans.size() * (kSpanOverhead + kTraceOverhead);
-  if (bytes_ + incoming > limits_.max_bytes) {
-    result.status = unavailable("live traces use " + std::to_string(bytes_) + " of " +
-                                std::to_string(limits_.max_bytes) +
-                                " bytes on this shard (spindle.head.max_bytes); retry later");
-    return result;
+  if (ctx.check_limit) {
+    auto reserved = reserve(batch);
+    if (!reserved.ok()) {
+      result.status = reserved.status();
+      return result;
+    }
+    unreserve(*reserved);
   }
   std::vector<std::pair<uint32_t, uint32_t>> context_ids;
   context_ids.reserve(batch.contexts.size());
@@ -107,8 +190,15 @@ AppendResult HeadStore::append(const SpanBatch& batch) {
     auto [it, fresh] = traces_.try_emplace(in.trace_id);
     Trace& trace = it->second;
     if (fresh) {
+      trace.id = in.trace_id;
       trace.bytes = kTraceOverhead;
+      trace.first_ms = trace.last_ms = ctx.now_ms;
+      trace.min_seq = ctx.seq;
+      pin_seq(ctx.seq);
+      link(lru_, &trace, &Trace::lru_prev, &Trace::lru_next);
+      link(age_, &trace, &Trace::age_prev, &Trace::age_next);
       bytes_ += kTraceOverhead;
+      live_bytes_ += kTraceOverhead;
     } else if (contains(trace, span, bytes)) {
       ++result.duplicates;
       continue;
@@ -121,6 +211,10 @@ AppendResult HeadStore::append(const SpanBatch& batch) {
       }
       if (trace.spans.empty()) {
         bytes_ -= trace.bytes;
+        live_bytes_ -= trace.bytes;
+        unpin_seq(trace.min_seq);
+        unlink(lru_, &trace, &Trace::lru_prev, &Trace::lru_next);
+        unlink(age_, &trace, &Trace::age_prev, &Trace::age_next);
         traces_.erase(it);
       }
       continue;
@@ -134,7 +228,13 @@ AppendResult HeadStore::append(const SpanBatch& batch) {
       for (const StoredSpan& s : trace.spans) trace.hash_index->insert(s.hash);
     }
     trace.bytes += cost;
+    trace.last_ms = ctx.now_ms;
+    if (lru_.tail != &trace) {
+      unlink(lru_, &trace, &Trace::lru_prev, &Trace::lru_next);
+      link(lru_, &trace, &Trace::lru_prev, &Trace::lru_next);
+    }
     bytes_ += kSpanOverhead;
+    live_bytes_ += cost;
     ++spans_;
     ++result.accepted;
   }
@@ -151,6 +251,78 @@ std::optional<std::string> HeadStore::find_trace(const TraceId& id) const {
     const Interned& resource = resources_[s.resource];
     const Interned& scope = scopes_[s.scope];
     assembler.add_span(resource.message, resource.schema_url, scope.message, scope.schema_url, bytes_of(s));
+  }
+  return assembler.finish();
+}
+
+void HeadStore::take(Trace& trace, HeadCut& out) {
+  CutTrace cut;
+  cut.id = trace.id;
+  cut.spans.reserve(trace.spans.size());
+  for (const StoredSpan& s : trace.spans) {
+    cut.spans.push_back({&resources_[s.resource], &scopes_[s.scope], chunks_[s.chunk].data.get() + s.offset,
+                         s.size, s.chunk});
+    out.span_bytes += s.size;
+  }
+  uint64_t overhead = kTraceOverhead + trace.spans.size() * kSpanOverhead;
+  out.bytes += overhead;
+  out.spans += trace.spans.size();
+  out.seqs.push_back(trace.min_seq);
+  out.index.emplace(trace.id, static_cast<uint32_t>(out.traces.size()));
+  out.traces.push_back(std::move(cut));
+  spans_ -= trace.spans.size();
+  live_bytes_ -= trace.bytes;
+  unlink(lru_, &trace, &Trace::lru_prev, &Trace::lru_next);
+  unlink(age_, &trace, &Trace::age_prev, &Trace::age_next);
+  TraceId id = trace.id;  // erase() must not read its key from the node it frees
+  traces_.erase(id);
+}
+
+bool HeadStore::cut(const CutRules& rules, HeadCut& into) {
+  uint64_t taken = 0;
+  auto budget_left = [&] { return taken < rules.max_spans; };
+  auto take_one = [&](Trace* t) {
+    taken += t->spans.size();
+    take(*t, into);
+  };
+  if (rules.idle_ms != 0) {
+    while (lru_.head && lru_.head->last_ms + rules.idle_ms <= rules.now_ms) {
+      if (!budget_left()) return true;
+      take_one(lru_.head);
+    }
+  }
+  if (rules.max_live_ms != 0) {
+    while (age_.head && age_.head->first_ms + rules.max_live_ms <= rules.now_ms) {
+      if (!budget_left()) return true;
+      take_one(age_.head);
+    }
+  }
+  while (age_.head && live_bytes_ > rules.target_live_bytes) {
+    if (!budget_left()) return true;
+    take_one(age_.head);
+  }
+  return false;
+}
+
+void HeadStore::release_cut(const HeadCut& cut) {
+  for (const CutTrace& t : cut.traces) {
+    for (const CutSpan& s : t.spans) drop_span_ref(s.chunk);
+  }
+  for (uint64_t seq : cut.seqs) unpin_seq(seq);
+  bytes_ -= cut.bytes;
+}
+
+HeadStats HeadStore::stats() const {
+  return {traces_.size(), spans_, bytes_, chunk_count_, spares_.size()};
+}
+
+std::optional<std::string> HeadStore::HeadCut::find(const TraceId& id) const {
+  auto it = index.find(id);
+  if (it == index.end()) return std::nullopt;
+  TraceAssembler assembler;
+  for (const CutSpan& s : traces[it->second].spans) {
+    assembler.add_span(s.resource->message, s.resource->schema_url, s.scope->message, s.scope->schema_url,
+                       std::string_view(s.data, s.size));
   }
   return assembler.finish();
 }

@@ -310,6 +310,10 @@ void Wal::wait_for_work(std::unique_lock<std::mutex>& lock) {
   const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
   while (!stop_) {
     if (written_end_ > taken_end_) {
+      // Synced acks wait for the disk, so waiting longer than the sync in progress only adds latency: the
+      // next round starts at once and covers everything written meanwhile (the batch forms by itself, larger
+      // under load). The byte and time triggers pace the background syncs of the Written policy.
+      if (options_.ack == WalAckPolicy::Synced && options_.sync_at_once) return;
       if (written_end_ - taken_end_ >= options_.sync_bytes) return;
       auto deadline = first_unsynced_at_ + interval;
       if (std::chrono::steady_clock::now() >= deadline) return;

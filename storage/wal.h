@@ -7,9 +7,12 @@
 // Write path (the loop never waits for the disk):
 //   - append() writes the record with pwritev(2) on the loop thread. That only copies into the page cache,
 //     which is cheap; the write offset is then published to the sync thread.
-//   - The sync thread (one std::thread per Wal) runs fdatasync when sync_bytes have accumulated since the
-//     last sync started, or sync_interval_ms after the first write not yet covered by one (group commit:
-//     Redpanda's 256 KiB / 100 ms defaults; fdatasync costs milliseconds on the dev VM, architecture.md 5.2).
+//   - The sync thread (one std::thread per Wal) runs fdatasync. Policy Synced: as soon as the previous sync
+//     finished and anything is unsynced, so a lone request waits for one sync and, under load, each sync
+//     covers everything written while the previous one ran (group commit without an added delay). Policy
+//     Written: when sync_bytes have accumulated since the last sync started, or sync_interval_ms after the
+//     first write not yet covered by one (Redpanda's 256 KiB / 100 ms defaults; fdatasync costs
+//     milliseconds on the dev VM, architecture.md 5.2).
 //     A new segment also gets its directory fsynced, or the file itself could vanish in a crash.
 //   - When a sync completes it wakes the loop with a uv_async_t; the loop runs, in append order, the
 //   callbacks
@@ -74,6 +77,9 @@ struct WalOptions {
   uint64_t sync_bytes = 256u << 10;
   uint32_t sync_interval_ms = 100;
   WalAckPolicy ack = WalAckPolicy::Synced;
+  // Synced only: start a sync as soon as the previous one finished (the default, see above); false leaves
+  // syncs to the byte and time triggers, as for Written (tests use it to hold acks back).
+  bool sync_at_once = true;
   WalFileOps file_ops;  // fault injection for tests; empty means the real system calls
 };
 

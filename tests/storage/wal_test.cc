@@ -345,6 +345,7 @@ TEST(WalTest, GroupCommitBatchesManyAppendsIntoFewSyncs) {
   WalOptions o = options_for(tmp.path());
   o.sync_interval_ms = 200;
   o.sync_bytes = 1u << 30;
+  o.sync_at_once = false;
   o.file_ops.fdatasync = [&](int fd) {
     ++fdatasyncs;
     return ::fdatasync(fd);
@@ -366,6 +367,7 @@ TEST(WalTest, SyncBytesTriggerASyncBeforeTheInterval) {
   WalOptions o = options_for(tmp.path());
   o.sync_interval_ms = 3600 * 1000;
   o.sync_bytes = 64 << 10;
+  o.sync_at_once = false;
   Wal wal(loop.get(), o);
   ASSERT_TRUE(wal.open().is_ok());
   auto results = append_all(loop, wal, {"small", std::string(64 << 10, 'b')});
@@ -380,6 +382,7 @@ TEST(WalTest, CloseSyncsAndRunsPendingCallbacks) {
   WalOptions o = options_for(tmp.path());
   o.sync_interval_ms = 3600 * 1000;
   o.sync_bytes = 1u << 30;
+  o.sync_at_once = false;
   Wal wal(loop.get(), o);
   ASSERT_TRUE(wal.open().is_ok());
   int acked = 0;

@@ -7,11 +7,15 @@
 
 #include "api/server.h"
 #include "core/config.h"
+#include "tests/support/temp_dir.h"
 
 namespace spindle {
 
+// wal_path/blocks_path stay empty: TestServer puts them in a fresh temporary directory of its own.
 inline Config test_config() {
   Config c;
+  c.wal_path.clear();
+  c.blocks_path.clear();
   c.shards = 2;
   c.http_listen_address = "127.0.0.1";
   c.http_listen_port = 0;
@@ -24,7 +28,11 @@ inline Config test_config() {
 
 class TestServer {
  public:
-  explicit TestServer(Config config = test_config()) : server_(std::make_unique<Server>(std::move(config))) {}
+  explicit TestServer(Config config = test_config()) {
+    if (config.wal_path.empty()) config.wal_path = data_.path() + "/wal";
+    if (config.blocks_path.empty()) config.blocks_path = data_.path() + "/blocks";
+    server_ = std::make_unique<Server>(std::move(config));
+  }
   ~TestServer() {
     server_->request_stop();
     server_->join();
@@ -39,6 +47,7 @@ class TestServer {
   Server* operator->() { return server_.get(); }
 
  private:
+  TempDir data_{"spindle-test-server"};
   std::unique_ptr<Server> server_;
 };
 
