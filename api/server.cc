@@ -76,6 +76,7 @@ TraceStoreOptions trace_store_options(const Config& c, uint32_t shard, uint32_t 
   o.wal_dir = c.wal_path;
   o.blocks_dir = c.blocks_path;
   o.ack = c.wal_ack == "written" ? WalAckPolicy::Written : WalAckPolicy::Synced;
+  o.wal_enabled = c.wal_ack != "none";
   o.wal_segment_bytes = c.wal_segment_bytes;
   o.wal_sync_bytes = c.wal_sync_bytes;
   o.wal_sync_interval_ms = static_cast<uint32_t>(std::min<uint64_t>(c.wal_sync_interval_ms, UINT32_MAX));

@@ -54,7 +54,9 @@ struct Config {
   std::string wal_path = "/var/tempo/wal";        // storage.trace.wal.path
   std::string blocks_path = "/var/tempo/blocks";  // storage.trace.local.path
   // When an ingest reply may go out (ours, `spindle.wal.ack`): "synced" once the spans are fdatasync'ed,
-  // "written" once they are in the page cache (survives a crash of the process, not of the machine).
+  // "written" once they are in the page cache (survives a crash of the process, not of the machine), "none":
+  // no WAL at all, spans live only in memory until their block is written (lost in any crash; for
+  // benchmarks and throw-away setups).
   std::string wal_ack = "synced";
   uint64_t wal_segment_bytes = 64ull << 20;  // spindle.wal.segment_size: a segment rolls past this
   uint64_t wal_sync_bytes = 256ull << 10;    // spindle.wal.sync_bytes: group commit by bytes...

@@ -218,13 +218,13 @@ Result<std::string> parse_dir_path(std::string_view v) {
   return std::string(p);
 }
 
-bool valid_wal_ack(std::string_view v) { return v == "synced" || v == "written"; }
+bool valid_wal_ack(std::string_view v) { return v == "synced" || v == "written" || v == "none"; }
 
 Result<std::string> parse_wal_ack(std::string_view v) {
   std::string lower;
   for (char c : trim(v)) lower.push_back(to_lower(c));
   if (!valid_wal_ack(lower)) {
-    return invalid_argument(quoted(v) + " is not a WAL ack mode (synced or written)");
+    return invalid_argument(quoted(v) + " is not a WAL ack mode (synced, written or none)");
   }
   return lower;
 }
@@ -649,8 +649,8 @@ const std::vector<FlagSpec>& flags() {
        "storage.trace.wal.path: write-ahead log directory"},
       {"storage.trace.local.path", F::Value, schema_apply("storage.trace.local.path"), "DIR",
        "storage.trace.local.path: block directory"},
-      {"wal.ack", F::Value, schema_apply("spindle.wal.ack"), "synced|written",
-       "spindle.wal.ack: answer ingest after fdatasync (synced) or after the write (written)"},
+      {"wal.ack", F::Value, schema_apply("spindle.wal.ack"), "synced|written|none",
+       "spindle.wal.ack: answer ingest after fdatasync (synced), after the write (written), or without a WAL"},
       {"target", F::Ignored, nullptr, "all",
        "accepted for Tempo compatibility; Spindle always runs everything"},
       {"help", F::Help, nullptr, "", "print this text and exit"},
@@ -969,7 +969,7 @@ Status validate_config(const Config& c) {
   if (trim(c.wal_path).empty()) return key_error("storage.trace.wal.path", "must not be empty");
   if (trim(c.blocks_path).empty()) return key_error("storage.trace.local.path", "must not be empty");
   if (!valid_wal_ack(c.wal_ack)) {
-    return key_error("spindle.wal.ack", quoted(c.wal_ack) + " is not a WAL ack mode (synced or written)");
+    return key_error("spindle.wal.ack", quoted(c.wal_ack) + " is not a WAL ack mode (synced, written or none)");
   }
   // Below 1MiB nearly every record would roll a segment (each roll costs a file create and a directory
   // fsync); above 1GiB a segment pins too much disk until its last span reaches a block.

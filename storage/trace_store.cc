@@ -181,6 +181,8 @@ Status TraceStore::open() {
   SPINDLE_RETURN_IF_ERROR(make_dirs(shard_blocks_dir(), "storage.trace.local.path"));
   SPINDLE_RETURN_IF_ERROR(open_blocks());
   SPINDLE_RETURN_IF_ERROR(replay());
+  start_timers();
+  if (!options_.wal_enabled) return Status::ok();
 
   WalOptions wal;
   wal.dir = options_.wal_dir;
@@ -193,17 +195,17 @@ Status TraceStore::open() {
   wal.file_ops = options_.wal_file_ops;
   wal_ = std::make_unique<Wal>(loop_, wal);
   Status s = wal_->open();
-  if (!s.is_ok()) {
-    wal_.reset();
-    return s;
-  }
+  if (!s.is_ok()) wal_.reset();
+  return s;
+}
+
+void TraceStore::start_timers() {
   uv_timer_init(loop_, &tick_timer_);
   uv_timer_init(loop_, &slice_timer_);
   tick_timer_.data = slice_timer_.data = this;
   timers_open_ = true;
   next_rules_ms_ = uv_now(loop_) + options_.flush_check_ms;
   uv_timer_start(&tick_timer_, on_tick, kTickMs, kTickMs);
-  return Status::ok();
 }
 
 Status TraceStore::open_blocks() {
@@ -280,6 +282,11 @@ Status TraceStore::replay() {
 }
 
 void TraceStore::append(std::unique_ptr<SpanBatch> batch, std::function<void(AppendResult)> done) {
+  if (!options_.wal_enabled && !closing_) {
+    done(head_.append(*batch, {0, uv_now(loop_), /*check_limit=*/true}));
+    if (!building_ && !written_ && head_under_pressure()) start_cut(CutRules{});
+    return;
+  }
   if (closing_ || !wal_) {
     AppendResult r;
     r.status = unavailable("shutting down; retry against another instance or later");
@@ -513,6 +520,7 @@ void TraceStore::finish_compaction_job(Job& job) {
 }
 
 void TraceStore::trim_wal() {
+  if (!wal_) return;
   uint64_t keep_from = std::min(head_.oldest_needed_seq(), wal_->current_segment());
   Status s = wal_->remove_segments_before(keep_from);
   if (!s.is_ok()) log_warn("shard %u: deleting old WAL segments: %s", options_.shard, s.message().c_str());

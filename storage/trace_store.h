@@ -54,6 +54,7 @@ struct TraceStoreOptions {
   std::string wal_dir;     // storage.trace.wal.path (the WAL keeps shard-N/ below it)
   std::string blocks_dir;  // storage.trace.local.path (blocks live in shard-N/<block-id>/ below it)
   WalAckPolicy ack = WalAckPolicy::Synced;
+  bool wal_enabled = true;  // false (spindle.wal.ack: none): acknowledged from memory, lost in a crash
   uint64_t wal_segment_bytes = 64ull << 20;
   uint64_t wal_sync_bytes = 256ull << 10;
   uint32_t wal_sync_interval_ms = 100;
@@ -104,7 +105,8 @@ class TraceStore {
   // `.tmp-` leftovers, opens the blocks, replays the WAL into the head, opens the WAL and starts the timers.
   Status open();
 
-  // The write path above. done(result) runs later on this loop, never inside append().
+  // The write path above. done(result) runs on this loop: inside append() when the batch is refused up front
+  // (head full, shutting down) or the WAL is off, otherwise once the WAL has the batch.
   void append(std::unique_ptr<SpanBatch> batch, std::function<void(AppendResult)> done);
 
   // Trace by ID over head, cuts in progress and blocks (blocks pruned by [start_ns, end_ns], end 0 =
@@ -137,6 +139,7 @@ class TraceStore {
 
   std::string shard_blocks_dir() const;
   Status open_blocks();
+  void start_timers();
   Status replay();
   static void on_tick(uv_timer_t* timer);
   static void on_slice(uv_timer_t* timer);

@@ -382,7 +382,7 @@ TEST(ConfigLoaderTest, StorageBackendOtherThanLocalIsAnError) {
 
 TEST(ConfigLoaderTest, StorageBadValuesNameTheKey) {
   EXPECT_EQ(parse_error("spindle:\n  wal:\n    ack: maybe\n"),
-            "config key spindle.wal.ack: \"maybe\" is not a WAL ack mode (synced or written) at line 3");
+            "config key spindle.wal.ack: \"maybe\" is not a WAL ack mode (synced, written or none) at line 3");
   EXPECT_THAT(parse_error("storage:\n  trace:\n    wal:\n      path: \"  \"\n"),
               HasSubstr("config key storage.trace.wal.path: \"  \" is not a directory path"));
   EXPECT_THAT(parse_error("storage:\n  trace:\n    local:\n      path: \"\"\n"),
@@ -654,7 +654,7 @@ TEST(ConfigLoaderFlagsTest, StorageFlagsOverrideFile) {
   EXPECT_EQ(file_only->wal_ack, "synced");
   auto bad_ack = load({"-wal.ack=maybe"});
   ASSERT_FALSE(bad_ack.ok());
-  EXPECT_EQ(bad_ack.status().message(), "flag -wal.ack: \"maybe\" is not a WAL ack mode (synced or written)");
+  EXPECT_EQ(bad_ack.status().message(), "flag -wal.ack: \"maybe\" is not a WAL ack mode (synced, written or none)");
   auto empty_path = load({"-storage.trace.wal.path="});
   ASSERT_FALSE(empty_path.ok());
   EXPECT_THAT(empty_path.status().message(),
