@@ -297,6 +297,11 @@ bool HeadStore::cut(const CutRules& rules, HeadCut& into) {
       take_one(age_.head);
     }
   }
+  // Traces are created in WAL order, so the creation list is also ordered by min_seq.
+  while (age_.head && age_.head->min_seq < rules.min_seq_floor) {
+    if (!budget_left()) return true;
+    take_one(age_.head);
+  }
   while (age_.head && live_bytes_ > rules.target_live_bytes) {
     if (!budget_left()) return true;
     take_one(age_.head);

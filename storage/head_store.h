@@ -65,6 +65,9 @@ struct CutRules {
   uint64_t now_ms = 0;
   uint64_t idle_ms = 0;      // no span appended for this long (0 = rule off)
   uint64_t max_live_ms = 0;  // first span appended this long ago (0 = rule off)
+  // Then, oldest first, every trace whose first span came from a WAL segment below this (0 = rule off): a
+  // long-lived trace would otherwise keep every later segment on disk.
+  uint64_t min_seq_floor = 0;
   // Then, oldest first, until the bytes of live traces are at most this (UINT64_MAX = rule off).
   uint64_t target_live_bytes = UINT64_MAX;
   // One call takes at most about this many spans (whole traces), so a cut can be made in short slices.

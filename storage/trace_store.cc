@@ -359,7 +359,19 @@ void TraceStore::on_tick(uv_timer_t* timer) { static_cast<TraceStore*>(timer->da
 void TraceStore::on_slice(uv_timer_t* timer) { static_cast<TraceStore*>(timer->data)->cut_slice(); }
 
 bool TraceStore::head_under_pressure() const {
-  return head_.stats().bytes > options_.head.max_bytes / 4 * 3;
+  return head_.stats().bytes > options_.head.max_bytes / 4 * 3 || wal_seq_floor() != 0;
+}
+
+uint64_t TraceStore::wal_seq_floor() const {
+  // The WAL may keep about as many bytes as the head holds (plus the segment being written): beyond that, the
+  // traces pinning the oldest segments are cut even if they are still receiving spans. This bounds the disk
+  // the WAL takes and the memory and time a replay needs.
+  if (!wal_) return 0;
+  uint64_t keep = std::max<uint64_t>(1, options_.head.max_bytes / options_.wal_segment_bytes);
+  uint64_t current = wal_->current_segment();
+  uint64_t oldest = head_.oldest_needed_seq();
+  if (oldest == UINT64_MAX || current <= keep || oldest >= current - keep) return 0;
+  return current - keep;
 }
 
 void TraceStore::tick() {
@@ -404,6 +416,7 @@ void TraceStore::cut_slice() {
   // released count too, so the target is on live traces only.
   HeadStats hs = head_.stats();
   const uint64_t half = options_.head.max_bytes / 2;
+  cut_rules_.min_seq_floor = std::max(cut_rules_.min_seq_floor, wal_seq_floor());
   if (hs.bytes > options_.head.max_bytes / 4 * 3 || cut_rules_.target_live_bytes != UINT64_MAX) {
     uint64_t excess = hs.bytes > half ? hs.bytes - half : 0;
     uint64_t live = head_.live_bytes();

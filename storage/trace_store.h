@@ -9,7 +9,8 @@
 // drop without ever reaching the disk.
 //
 // Life of a trace: appended to the head; cut once idle for `idle_ms`, live longer than `max_live_ms`, or early
-// (oldest first) when the head passes 3/4 of its budget; written, sorted with the rest of its cut, into a
+// (oldest first) when the head passes 3/4 of its budget or the WAL segments it pins hold more than the head's
+// budget; written, sorted with the rest of its cut, into a
 // level-0 block; compacted with other blocks of its time window; deleted by retention. While a cut is being
 // written its traces stay findable through the cut; its memory and WAL pins are released only once the block is
 // durable (written, fsynced, renamed, directory fsynced). WAL segments older than every pinned one are deleted
@@ -145,6 +146,7 @@ class TraceStore {
   static void on_slice(uv_timer_t* timer);
   void tick();
   bool head_under_pressure() const;
+  uint64_t wal_seq_floor() const;
   void start_cut(const CutRules& rules);
   void cut_slice();
   void submit_cut();
