@@ -28,9 +28,12 @@ constexpr double kBurstSeconds = 0.01;
 // Timestamps end up this far before "now", so no span of the template ends in the future.
 constexpr uint64_t kTimeLagNs = 100'000'000;
 
+// How many SIGINT/SIGTERM arrived: 1 stops sending, 2 abandons the drain.
 volatile std::sig_atomic_t g_interrupted = 0;
 
-void on_sigint(int) { g_interrupted = 1; }
+void on_sigint(int) {
+  if (g_interrupted < 2) g_interrupted = g_interrupted + 1;
+}
 
 uint64_t wall_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -65,7 +68,10 @@ int64_t rejected_spans(std::string_view body, LoadProtocol protocol) {
 
 }  // namespace
 
-void LoadGenerator::install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+void LoadGenerator::install_interrupt_handler() {
+  std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
+}
 
 LoadGenerator::LoadGenerator(LoadgenOptions options)
     : options_(std::move(options)),
@@ -90,6 +96,7 @@ ClientRequest LoadGenerator::next_request() {
   template_.patch(rng_, wall_ns() - kTimeLagNs, body.data() + prefix, trace_ids_);
   if (report_.first_trace_id.empty()) report_.first_trace_id = trace_ids_[0].to_hex();
   if (options_.verify) rec.traces = trace_ids_;
+  if (ack_log_) rec.ack_body.assign(body.data() + prefix, t.size());
   rec.spans = template_.spans();
   rec.payload_bytes = t.size();
   if (options_.gzip) {
@@ -163,6 +170,30 @@ void LoadGenerator::on_reply(ClientReply&& reply) {
   report_.bytes += rec.payload_bytes;
   report_.wire_bytes += rec.wire_bytes;
   if (options_.verify) remember(rec.traces);
+  if (ack_log_) log_ack(std::move(rec.ack_body));
+}
+
+void LoadGenerator::log_ack(std::string&& body) {
+  if (template_.format() == PayloadFormat::Json) {
+    auto proto = otlp_json_to_protobuf(body);
+    if (!proto.ok()) {
+      if (!ack_log_failed_) {
+        std::fprintf(stderr, "spindle-loadgen: ack log: %s\n", proto.status().message().c_str());
+      }
+      ack_log_failed_ = true;
+      return;
+    }
+    body = std::move(proto).value();
+  }
+  ack_log_->add(body);
+}
+
+void LoadGenerator::flush_ack_log() {
+  if (!ack_log_) return;
+  if (Status s = ack_log_->flush(); !s.is_ok() && !ack_log_failed_) {
+    std::fprintf(stderr, "spindle-loadgen: %s\n", s.message().c_str());
+    ack_log_failed_ = true;
+  }
 }
 
 int LoadGenerator::connect_all() {
@@ -250,8 +281,8 @@ void LoadGenerator::send_loop() {
       }
     }
     if (!sending && in_flight_.empty()) break;
-    if (!sending && now >= drain_deadline) {
-      for (auto& c : connections_) c->abandon("timeout");
+    if (!sending && (now >= drain_deadline || g_interrupted >= 2)) {
+      for (auto& c : connections_) c->abandon(g_interrupted >= 2 ? "interrupted" : "timeout");
       break;
     }
     // Sleep until the next token, the end of the sending phase, or the next progress line, whichever is first.
@@ -263,8 +294,10 @@ void LoadGenerator::send_loop() {
     if (int lost = pump_connections(connections_, timeout_ms); lost > 0 && sending) {
       std::fprintf(stderr, "spindle-loadgen: %d connection(s) closed during the run\n", lost);
     }
+    flush_ack_log();
     if (progress_ && seconds_since(start) >= progress_at_ + 1.0) print_progress(seconds_since(start), false);
   }
+  flush_ack_log();
   report_.seconds = seconds_since(start);
   print_progress(report_.seconds, true);
 }
@@ -288,6 +321,14 @@ int LoadGenerator::run(FILE* out) {
     if (!ok) std::fprintf(stderr, "spindle-loadgen: cannot write %s\n", options_.write_request.c_str());
     return ok ? 0 : 1;
   }
+  if (!options_.ack_log.empty()) {
+    auto log = AckLogWriter::create(options_.ack_log);
+    if (!log.ok()) {
+      std::fprintf(stderr, "spindle-loadgen: %s\n", log.status().message().c_str());
+      return 1;
+    }
+    ack_log_ = std::move(log).value();
+  }
   if (int status = connect_all(); status != 0) return status;
   progress_ = isatty(STDERR_FILENO) != 0;
   if (!options_.json) {
@@ -297,6 +338,7 @@ int LoadGenerator::run(FILE* out) {
   }
   send_loop();
   connections_.clear();
+  flush_ack_log();
 
   int status = 0;
   if (options_.verify) {
@@ -318,6 +360,10 @@ int LoadGenerator::run(FILE* out) {
   std::fputs(text.c_str(), out);
   std::fflush(out);
 
+  if (ack_log_failed_) {
+    std::fprintf(stderr, "spindle-loadgen: the ack log %s is incomplete\n", options_.ack_log.c_str());
+    return 1;
+  }
   if (responses_ == 0 && report_.requests == 0) {
     std::fprintf(stderr, "spindle-loadgen: no response from the server\n");
     return 2;

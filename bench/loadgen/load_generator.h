@@ -9,8 +9,16 @@
 // of --verify-sample traces), reads them back after the run with TraceVerifier and adds the result to the
 // report. Requests the server refused are errors, never "missing": only acknowledged traces are expected.
 //
-// Threading: single-threaded; run() blocks until the run, the drain and the verification are over. SIGINT
-// ends the sending phase early (install_interrupt_handler()).
+// With --ack-log it keeps the (uncompressed, protobuf) payload of every request in flight and appends those
+// the server acknowledged in full to the ack log (bench/loadgen/ack_log.h), flushed after every turn of the
+// poll loop and before the report, so the file is complete whenever the process ends by itself or by
+// SIGINT/SIGTERM.
+//
+// When the receiver goes away (every connection lost) the run stops sending, fails what was in flight and
+// reports: no reconnecting, so a dead target ends the run within one poll turn.
+//
+// Threading: single-threaded; run() blocks until the run, the drain and the verification are over. SIGINT or
+// SIGTERM ends the sending phase early (install_interrupt_handler()); a second one also abandons the drain.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -18,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench/loadgen/ack_log.h"
 #include "bench/loadgen/client_connection.h"
 #include "bench/loadgen/loadgen_options.h"
 #include "bench/loadgen/request_template.h"
@@ -36,7 +45,8 @@ class LoadGenerator {
   int run(FILE* out);
   const RunReport& report() const { return report_; }
 
-  // SIGINT stops sending (the run then drains, verifies and reports as usual).
+  // SIGINT and SIGTERM stop sending (the run then drains, verifies and reports as usual); a second signal
+  // fails whatever is still in flight instead of waiting for it.
   static void install_interrupt_handler();
 
  private:
@@ -45,6 +55,7 @@ class LoadGenerator {
     size_t payload_bytes = 0;
     size_t wire_bytes = 0;
     std::vector<TraceId> traces;  // only with --verify
+    std::string ack_body;         // only with --ack-log: the payload as sent, before gzip
   };
 
   ClientRequest next_request();
@@ -55,6 +66,8 @@ class LoadGenerator {
   int connect_all();
   void send_loop();
   void print_progress(double elapsed, bool final);
+  void log_ack(std::string&& body);
+  void flush_ack_log();
 
   LoadgenOptions options_;
   Rng rng_;
@@ -67,6 +80,8 @@ class LoadGenerator {
   std::vector<ExpectedTrace> expected_;
   uint64_t acknowledged_traces_ = 0;  // for reservoir sampling
   RunReport report_;
+  std::unique_ptr<AckLogWriter> ack_log_;
+  bool ack_log_failed_ = false;
   // Progress (terminal only): figures at the last progress line.
   bool progress_ = false;
   uint64_t progress_spans_ = 0;

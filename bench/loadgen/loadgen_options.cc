@@ -64,8 +64,14 @@ const char* loadgen_usage() {
          "  --verify-timeout D        keep re-reading missing traces this long (default 10s)\n"
          "  --drain-timeout D         wait this long for in-flight requests at the end (default 30s)\n"
          "  --write-request FILE      write one request body (gRPC-framed for grpc) and exit\n"
-         "Exit status: 0 ok, 1 bad arguments, 2 could not connect or no response, 3 failed requests\n"
-         "(with --fail-on-error or --verify), 4 --verify found missing or differing spans.\n";
+         "  --ack-log FILE            write every acknowledged request to FILE (truncated first) as records\n"
+         "                            of u32 little-endian length + serialized OTLP protobuf request (before\n"
+         "                            gzip; http-json: its protobuf equivalent); failed requests are left out\n"
+         "SIGINT or SIGTERM stops sending; in-flight requests are drained and the report is printed.\n"
+         "Exit status: 0 ok, 1 bad arguments or the ack log could not be written, 2 could not connect or\n"
+         "no response, 3 failed requests (with --fail-on-error or --verify), 4 --verify found missing or\n"
+         "differing spans. When every connection is lost (the receiver died) the run stops sending, reports\n"
+         "and exits; it does not reconnect.\n";
 }
 
 const char* protocol_name(LoadProtocol p) {
@@ -187,6 +193,9 @@ Result<LoadgenOptions> parse_loadgen_options(const std::vector<std::string>& arg
       if (v.ok()) o.shape.error_ratio = *v; else s = v.status();
     } else if (flag == "--write-request") {
       o.write_request = value;
+    } else if (flag == "--ack-log") {
+      if (value.empty()) s = invalid_argument("--ack-log needs a file name");
+      o.ack_log = value;
     } else {
       s = invalid_argument("unknown option " + flag + "; see --help");
     }

@@ -35,6 +35,7 @@ struct LoadgenOptions {
   double drain_timeout_s = 30;
   double connect_timeout_s = 5;
   std::string write_request;  // write one request body to this file and exit
+  std::string ack_log;        // append every acknowledged request here (bench/loadgen/ack_log.h)
   bool help = false;
 };
 

@@ -128,31 +128,14 @@ void store_hex(char* p, const uint8_t* bytes, size_t n) {
   }
 }
 
-// proto3 JSON writes bytes as base64; OTLP/JSON wants the span and trace IDs as hex. Rewrites the values of
-// the three ID keys (the template has no links, whose IDs would need the same).
+// proto3 JSON writes bytes as base64; OTLP/JSON wants the span and trace IDs as hex (the template has no
+// links, whose IDs would need the same).
 Result<std::string> ids_to_hex(std::string_view json) {
-  static constexpr std::string_view kKeys[] = {"\"traceId\":\"", "\"spanId\":\"", "\"parentSpanId\":\""};
-  std::string out;
-  out.reserve(json.size() + json.size() / 8);
-  size_t pos = 0;
-  for (;;) {
-    size_t best = std::string_view::npos, key_len = 0;
-    for (std::string_view k : kKeys) {
-      size_t at = json.find(k, pos);
-      if (at < best) best = at, key_len = k.size();
-    }
-    if (best == std::string_view::npos) break;
-    size_t value = best + key_len;
-    size_t end = json.find('"', value);
-    if (end == std::string_view::npos) return internal_error("unterminated ID in the JSON template");
-    out.append(json.substr(pos, value - pos));
+  return rewrite_json_ids(json, [](std::string_view base64) -> Result<std::string> {
     std::string raw;
-    SPINDLE_RETURN_IF_ERROR(append_base64_decoded(json.substr(value, end - value), raw));
-    out += to_hex(raw);
-    pos = end;
-  }
-  out.append(json.substr(pos));
-  return out;
+    SPINDLE_RETURN_IF_ERROR(append_base64_decoded(base64, raw));
+    return to_hex(raw);
+  });
 }
 
 std::string id_text(std::string_view raw, PayloadFormat format) {
@@ -331,6 +314,36 @@ void RequestTemplate::patch(Rng& rng, uint64_t base_ns, char* msg, std::vector<T
       store_le64(msg + t.at, base_ns + t.relative_ns);
     }
   }
+}
+
+Result<std::string> rewrite_json_ids(std::string_view json,
+                                     const std::function<Result<std::string>(std::string_view)>& convert) {
+  static constexpr std::string_view kKeys[] = {"\"traceId\":\"", "\"spanId\":\"", "\"parentSpanId\":\""};
+  std::string out;
+  out.reserve(json.size() + json.size() / 8);
+  size_t pos = 0;
+  for (;;) {
+    size_t best = std::string_view::npos, key_len = 0;
+    for (std::string_view k : kKeys) {
+      size_t at = json.find(k, pos);
+      if (at < best) best = at, key_len = k.size();
+    }
+    if (best == std::string_view::npos) break;
+    const size_t value = best + key_len;
+    const size_t end = json.find('"', value);
+    if (end == std::string_view::npos) {
+      return invalid_argument("unterminated ID in OTLP/JSON at offset " + std::to_string(value));
+    }
+    auto converted = convert(json.substr(value, end - value));
+    if (!converted.ok()) {
+      return invalid_argument(converted.status().message() + " (ID at offset " + std::to_string(value) + ")");
+    }
+    out.append(json.substr(pos, value - pos));
+    out += *converted;
+    pos = end;
+  }
+  out.append(json.substr(pos));
+  return out;
 }
 
 }  // namespace spindle

@@ -23,6 +23,7 @@
 // Threading: immutable after build(); patch() may be called from any thread with its own Rng and buffer.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -83,5 +84,10 @@ class RequestTemplate {
   std::vector<TimeSlot> time_slots_;
   std::vector<int> trace_spans_;
 };
+
+// Rewrites the values of every "traceId", "spanId" and "parentSpanId" key of an OTLP/JSON (or proto3 JSON) text
+// with `convert`: the template turns proto3's base64 IDs into OTLP's hex, the ack log does the reverse.
+Result<std::string> rewrite_json_ids(std::string_view json,
+                                     const std::function<Result<std::string>(std::string_view)>& convert);
 
 }  // namespace spindle

@@ -1,13 +1,24 @@
 // spindle-loadgen end to end: the real binary against an in-process 2-shard server, in verify mode, for every
 // protocol: no request fails and every acknowledged trace reads back whole. And the other way round: against
 // a server whose head is too small, refused requests show up as errors and a non-zero exit, not as a clean run.
+// --ack-log holds exactly the acknowledged requests, field for field as the server stored them, also when the
+// server goes away during the run.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "bench/loadgen/ack_log.h"
+#include "core/trace_id.h"
+#include "tempopb/tempo.pb.h"
+#include "tests/integration/trace_compare.h"
 #include "tests/support/command.h"
+#include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
 
 namespace spindle {
@@ -120,6 +131,121 @@ TEST(LoadgenTest, NothingListeningExitsTwo) {
   }  // stopped: nothing listens there any more
   LoadgenRun run = run_loadgen({"--target", endpoint(static_cast<uint16_t>(port)), "--count", "100"});
   EXPECT_EQ(run.exit_code, 2);
+}
+
+std::vector<otlp::collector::trace::v1::ExportTraceServiceRequest> read_ack_log(const std::string& path) {
+  std::vector<otlp::collector::trace::v1::ExportTraceServiceRequest> out;
+  Status s = for_each_ack_record(read_file(path), [&](std::string_view record) {
+    out.emplace_back();
+    if (!out.back().ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+      return invalid_argument("record " + std::to_string(out.size() - 1) + " is no ExportTraceServiceRequest");
+    }
+    return Status::ok();
+  });
+  EXPECT_TRUE(s.is_ok()) << s.to_string();
+  return out;
+}
+
+size_t count_spans(const otlp::collector::trace::v1::ExportTraceServiceRequest& r) {
+  size_t n = 0;
+  for (const auto& rs : r.resource_spans())
+    for (const auto& ss : rs.scope_spans()) n += static_cast<size_t>(ss.spans_size());
+  return n;
+}
+
+struct AckCase {
+  const char* name;
+  std::vector<std::string> args;
+};
+
+void PrintTo(const AckCase& c, std::ostream* os) { *os << c.name; }
+
+class LoadgenAckLogTest : public ::testing::TestWithParam<AckCase> {};
+
+// One record per acknowledged request, and each record is what the server stored, field for field.
+TEST_P(LoadgenAckLogTest, HoldsEveryAcknowledgedRequestAsStored) {
+  TestServer server;
+  Server& s = server.start();
+  TempDir dir("acklog");
+  const std::string acks = dir.path() + "/acks";
+  const bool grpc = GetParam().args[1] == "grpc";
+  std::vector<std::string> args = GetParam().args;
+  args.insert(args.end(), {"--target", endpoint(grpc ? s.otlp_grpc_port() : s.otlp_http_port()), "--count",
+                           "2000", "--spans-per-request", "20", "--spans-per-trace", "5", "--ack-log", acks,
+                           "--fail-on-error"});
+  LoadgenRun run = run_loadgen(args);
+  SCOPED_TRACE(run.json);
+  ASSERT_EQ(run.exit_code, 0);
+  auto requests = read_ack_log(acks);
+  ASSERT_EQ(static_cast<double>(requests.size()), json_number(run.json, "requests"));
+  ASSERT_EQ(requests.size(), 100u);
+  size_t spans = 0;
+  for (const auto& r : requests) spans += count_spans(r);
+  EXPECT_EQ(spans, 2000u);
+  for (size_t i = 0; i < requests.size(); i += 9) {
+    for (const auto& [raw_id, expected] : flatten_request(requests[i])) {
+      auto got = http1_request(s.query_port(), "GET", "/api/v2/traces/" + to_hex(raw_id),
+                               {{"Accept", "application/protobuf"}});
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      tempopb::TraceByIDResponse resp;
+      ASSERT_TRUE(resp.ParseFromString(got->body));
+      FlatTraces stored;
+      flatten_into(resp.trace().resourcespans(), stored);
+      ASSERT_EQ(stored.size(), 1u);
+      EXPECT_EQ(stored.begin()->second, expected) << "record " << i << " trace " << to_hex(raw_id);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Protocols, LoadgenAckLogTest,
+    ::testing::Values(AckCase{"grpc_gzip", {"--protocol", "grpc", "--gzip"}},
+                      AckCase{"http_protobuf", {"--protocol", "http-protobuf"}},
+                      AckCase{"http_json_gzip", {"--protocol", "http-json", "--gzip"}}),
+    [](const ::testing::TestParamInfo<AckCase>& info) { return info.param.name; });
+
+TEST(LoadgenTest, RefusedRequestsStayOutOfTheAckLog) {
+  Config config = test_config();
+  config.head_max_bytes = 1 << 20;
+  TestServer server(config);
+  Server& s = server.start();
+  TempDir dir("acklog");
+  const std::string acks = dir.path() + "/acks";
+  LoadgenRun run = run_loadgen({"--target", endpoint(s.otlp_grpc_port()), "--count", "100000", "--ack-log", acks});
+  SCOPED_TRACE(run.json);
+  EXPECT_GT(json_number(run.json, "errors"), 0);
+  auto requests = read_ack_log(acks);
+  EXPECT_EQ(static_cast<double>(requests.size()), json_number(run.json, "requests"));
+  EXPECT_LT(requests.size(), 1000u);
+}
+
+// The server stops in the middle of a long run: the loadgen notices, ends the run by itself well before its
+// --duration, and its ack log holds exactly the requests the report counts as acknowledged.
+TEST(LoadgenTest, ServerGoingAwayEndsTheRunWithACompleteAckLog) {
+  auto server = std::make_unique<TestServer>();
+  Server& s = server->start();
+  TempDir dir("acklog");
+  const std::string acks = dir.path() + "/acks";
+  auto loadgen = std::async(std::launch::async, [&, port = s.otlp_grpc_port()] {
+    return run_loadgen({"--target", endpoint(port), "--duration", "60s", "--spans-per-request", "20",
+                        "--connections", "3", "--ack-log", acks});
+  });
+  // Until the first acknowledged requests are in the log (polling a file the loadgen writes).
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       read_file(acks).size() < 100000 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto stopped_at = std::chrono::steady_clock::now();
+  server.reset();  // graceful stop: in-flight requests are answered, then every connection closes
+  ASSERT_EQ(loadgen.wait_for(std::chrono::seconds(30)), std::future_status::ready) << "the loadgen kept running";
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, std::chrono::seconds(15));
+  LoadgenRun run = loadgen.get();
+  SCOPED_TRACE(run.json);
+  EXPECT_EQ(run.exit_code, 0);
+  auto requests = read_ack_log(acks);
+  EXPECT_GT(requests.size(), 0u);
+  EXPECT_EQ(static_cast<double>(requests.size()), json_number(run.json, "requests"));
+  EXPECT_LT(json_number(run.json, "seconds"), 45);
 }
 
 }  // namespace
