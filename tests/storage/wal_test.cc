@@ -15,13 +15,13 @@
 
 #include "storage/span_batch_codec.h"
 #include "storage/wal_reader.h"
+#include "tests/storage/test_loop.h"
 #include "tests/support/temp_dir.h"
 
 namespace spindle {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -32,44 +32,6 @@ void write_bytes(const std::string& path, std::string_view bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-// A libuv loop for one test, with a repeating timer so run_until() wakes up to check its deadline even when
-// nothing else happens.
-class TestLoop {
- public:
-  TestLoop() {
-    uv_loop_init(&loop_);
-    uv_timer_init(&loop_, &tick_);
-    uv_timer_start(
-        &tick_, [](uv_timer_t*) {}, 5, 5);
-  }
-  // Bounded: a test that failed before closing its Wal reports a busy loop instead of hanging.
-  ~TestLoop() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
-    for (int i = 0; i < 10; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
-  }
-  uv_loop_t* get() { return &loop_; }
-
-  // Runs the loop until pred() holds; false after 10 s.
-  template <class Pred>
-  bool run_until(Pred pred) {
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (!pred()) {
-      if (Clock::now() > deadline) return false;
-      uv_run(&loop_, UV_RUN_ONCE);
-    }
-    return true;
-  }
-  // A few iterations without waiting for anything in particular.
-  void spin(int iterations) {
-    for (int i = 0; i < iterations; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
-  }
-
- private:
-  uv_loop_t loop_;
-  uv_timer_t tick_;
-};
 
 void close_wal(TestLoop& loop, Wal& wal) {
   bool closed = false;
