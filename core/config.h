@@ -45,7 +45,8 @@ struct Config {
 
   // Head store (ours, `spindle.head.max_bytes`, flag -head.max-bytes): memory for live traces across all shards.
   uint64_t head_max_bytes = 1ull << 30;
-  // overrides.defaults.global.max_bytes_per_trace (Tempo's; legacy overrides.max_bytes_per_trace). 0 = no limit.
+  // overrides.defaults.global.max_bytes_per_trace (Tempo's; legacy overrides.max_bytes_per_trace). 0 = the
+  // storage maximum, 60 MiB (a block keeps a trace in one page of at most 64 MiB).
   uint64_t max_bytes_per_trace = 5000000;
 
   // Durable storage. storage.trace.backend: only "local" (blocks on local disk) is served; anything else is a

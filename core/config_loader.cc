@@ -1072,6 +1072,13 @@ std::string config_usage() {
 }
 
 void log_config_warnings(const Config& config) {
+  // Mirrors storage's kMaxStoredTraceBytes (core cannot include storage): the head applies the cap either way.
+  constexpr uint64_t kMaxStoredTraceBytes = 60ull << 20;
+  if (config.max_bytes_per_trace > kMaxStoredTraceBytes) {
+    log_fields(LogLevel::Warn,
+               "max_bytes_per_trace is above the largest trace a block holds; traces are capped at 60MiB",
+               {{"max_bytes_per_trace", std::to_string(config.max_bytes_per_trace)}});
+  }
   if (config.ignored_keys.empty()) return;
   std::string keys;
   std::string receivers;

@@ -37,6 +37,9 @@ HeadStore::HeadStore(HeadLimits limits)
       chunk_bytes_(static_cast<uint32_t>(
           std::clamp<uint64_t>(limits.max_bytes / 16, kMinChunkBytes, kMaxChunkBytes))) {
   traces_.reserve(static_cast<size_t>(limits_.max_bytes / kHeadBytesPerBucket));
+  if (limits_.max_bytes_per_trace == 0 || limits_.max_bytes_per_trace > kMaxStoredTraceBytes) {
+    limits_.max_bytes_per_trace = kMaxStoredTraceBytes;
+  }
 }
 
 HeadStore::~HeadStore() = default;
@@ -63,15 +66,40 @@ void HeadStore::unlink(List& list, Trace* t, Trace* Trace::*prev, Trace* Trace::
   t->*prev = t->*next = nullptr;
 }
 
-uint32_t HeadStore::intern(std::deque<Interned>& table, std::unordered_map<std::string, uint32_t>& index,
-                           const std::string& message, const std::string& schema_url) {
-  auto [it, inserted] = index.try_emplace(interned_key(message, schema_url), 0);
+// Accounted bytes of an interned entry: its strings, its index key and the map node.
+uint64_t interned_bytes(const HeadStore::Interned& e) {
+  return 2 * (e.message.size() + e.schema_url.size()) + kTraceOverhead;
+}
+
+uint32_t HeadStore::intern(InternTable& table, const std::string& message, const std::string& schema_url) {
+  auto [it, inserted] = table.index.try_emplace(interned_key(message, schema_url), 0);
   if (inserted) {
-    it->second = static_cast<uint32_t>(table.size());
-    table.push_back({message, schema_url});
-    bytes_ += 2 * (message.size() + schema_url.size()) + kTraceOverhead;
+    Interned entry{message, schema_url, 0, true};
+    if (!table.free.empty()) {
+      it->second = table.free.back();
+      table.free.pop_back();
+      table.entries[it->second] = std::move(entry);
+    } else {
+      it->second = static_cast<uint32_t>(table.entries.size());
+      table.entries.push_back(std::move(entry));
+    }
+    bytes_ += interned_bytes(table.entries[it->second]);
   }
   return it->second;
+}
+
+void HeadStore::unref(InternTable& table, uint32_t id) {
+  --table.entries[id].refs;
+  drop_if_unused(table, id);
+}
+
+void HeadStore::drop_if_unused(InternTable& table, uint32_t id) {
+  Interned& e = table.entries[id];
+  if (e.refs != 0 || !e.in_use) return;
+  bytes_ -= interned_bytes(e);
+  table.index.erase(interned_key(e.message, e.schema_url));
+  e = Interned{};
+  table.free.push_back(id);
 }
 
 bool HeadStore::contains(const Trace& trace, const StoredSpan& span, std::string_view bytes) const {
@@ -179,8 +207,8 @@ AppendResult HeadStore::append(const SpanBatch& batch, AppendContext ctx) {
   std::vector<std::pair<uint32_t, uint32_t>> context_ids;
   context_ids.reserve(batch.contexts.size());
   for (const auto& c : batch.contexts) {
-    context_ids.emplace_back(intern(resources_, resource_index_, c.resource, c.resource_schema_url),
-                             intern(scopes_, scope_index_, c.scope, c.scope_schema_url));
+    context_ids.emplace_back(intern(resources_, c.resource, c.resource_schema_url),
+                             intern(scopes_, c.scope, c.scope_schema_url));
   }
   for (const SpanBatch::Span& in : batch.spans) {
     std::string_view bytes = std::string_view(batch.data).substr(in.offset, in.size);
@@ -204,7 +232,7 @@ AppendResult HeadStore::append(const SpanBatch& batch, AppendContext ctx) {
       continue;
     }
     uint64_t cost = bytes.size() + kSpanOverhead;
-    if (limits_.max_bytes_per_trace != 0 && trace.bytes + cost > limits_.max_bytes_per_trace) {
+    if (trace.bytes + cost > limits_.max_bytes_per_trace) {
       if (result.rejected++ == 0) {
         result.reject_message = "trace " + in.trace_id.to_hex() + " exceeds max_bytes_per_trace (" +
                                 std::to_string(limits_.max_bytes_per_trace) + " bytes); span dropped";
@@ -220,6 +248,8 @@ AppendResult HeadStore::append(const SpanBatch& batch, AppendContext ctx) {
       continue;
     }
     store(bytes, span);
+    ++resources_.entries[resource].refs;
+    ++scopes_.entries[scope].refs;
     trace.spans.push_back(span);
     if (trace.hash_index) {
       trace.hash_index->insert(span.hash);
@@ -238,6 +268,11 @@ AppendResult HeadStore::append(const SpanBatch& batch, AppendContext ctx) {
     ++spans_;
     ++result.accepted;
   }
+  // Contexts whose spans were all duplicates or refused hold nothing.
+  for (auto [resource, scope] : context_ids) {
+    drop_if_unused(resources_, resource);
+    drop_if_unused(scopes_, scope);
+  }
   return result;
 }
 
@@ -248,8 +283,8 @@ std::optional<std::string> HeadStore::find_trace(const TraceId& id) const {
   }
   TraceAssembler assembler;
   for (const StoredSpan& s : it->second.spans) {
-    const Interned& resource = resources_[s.resource];
-    const Interned& scope = scopes_[s.scope];
+    const Interned& resource = resources_.entries[s.resource];
+    const Interned& scope = scopes_.entries[s.scope];
     assembler.add_span(resource.message, resource.schema_url, scope.message, scope.schema_url, bytes_of(s));
   }
   return assembler.finish();
@@ -260,8 +295,8 @@ void HeadStore::take(Trace& trace, HeadCut& out) {
   cut.id = trace.id;
   cut.spans.reserve(trace.spans.size());
   for (const StoredSpan& s : trace.spans) {
-    cut.spans.push_back({&resources_[s.resource], &scopes_[s.scope], chunks_[s.chunk].data.get() + s.offset,
-                         s.size, s.chunk});
+    cut.spans.push_back({&resources_.entries[s.resource], &scopes_.entries[s.scope],
+                         chunks_[s.chunk].data.get() + s.offset, s.size, s.chunk, s.resource, s.scope});
     out.span_bytes += s.size;
   }
   uint64_t overhead = kTraceOverhead + trace.spans.size() * kSpanOverhead;
@@ -311,7 +346,11 @@ bool HeadStore::cut(const CutRules& rules, HeadCut& into) {
 
 void HeadStore::release_cut(const HeadCut& cut) {
   for (const CutTrace& t : cut.traces) {
-    for (const CutSpan& s : t.spans) drop_span_ref(s.chunk);
+    for (const CutSpan& s : t.spans) {
+      drop_span_ref(s.chunk);
+      unref(resources_, s.resource_id);
+      unref(scopes_, s.scope_id);
+    }
   }
   for (uint64_t seq : cut.seqs) unpin_seq(seq);
   bytes_ -= cut.bytes;

@@ -15,7 +15,9 @@
 // Memory layout: span bytes are appended to per-shard chunks of kChunkBytes (a span larger than that gets a chunk of
 // its own), so storing a span never reallocates or moves earlier ones and wastes no doubling slack; each trace keeps
 // a small vector of references into the chunks. Resources and scopes repeat across spans, so they are interned
-// once per shard (in deques: a cut may point at them while new ones are added) and spans refer to them by id.
+// once per shard (in deques: a cut may point at them while new ones are added) and spans refer to them by id;
+// each counts the spans using it and is freed with the last one, so resources that come and go (one per
+// process instance, say) do not accumulate.
 // Each chunk counts the spans it holds; a chunk whose count reaches zero is kept as a spare and reused, so a
 // steady-state head stops asking the kernel for fresh (zeroed) pages.
 //
@@ -38,9 +40,13 @@
 
 namespace spindle {
 
+// The largest trace storage keeps: a block stores a trace as one row of one page (PageCodec::kMaxRawSize, 64 MiB),
+// so a larger one could never leave the head and would stop every cut of its shard.
+inline constexpr uint64_t kMaxStoredTraceBytes = 60ull << 20;
+
 struct HeadLimits {
   uint64_t max_bytes = 256 << 20;           // this shard's share of spindle.head.max_bytes
-  uint64_t max_bytes_per_trace = 5000000;   // 0 = unlimited
+  uint64_t max_bytes_per_trace = 5000000;   // 0 or above kMaxStoredTraceBytes = kMaxStoredTraceBytes
 };
 
 struct AppendResult {
@@ -79,6 +85,8 @@ class HeadStore {
   struct Interned {
     std::string message;  // message contents (no tag/length)
     std::string schema_url;
+    uint64_t refs = 0;    // stored spans (live or cut, not yet released) that use it
+    bool in_use = false;  // false: a free slot
   };
   // One span of a cut trace: views that stay valid until release_cut().
   struct CutSpan {
@@ -87,6 +95,8 @@ class HeadStore {
     const char* data;
     uint32_t size;
     uint32_t chunk;
+    uint32_t resource_id;  // for release_cut
+    uint32_t scope_id;
   };
   struct CutTrace {
     TraceId id;
@@ -146,6 +156,11 @@ class HeadStore {
   uint64_t oldest_needed_seq() const { return seq_pins_.empty() ? UINT64_MAX : seq_pins_.begin()->first; }
 
   HeadStats stats() const;
+  // Appends the ID of every live trace to `out`: a search snapshots them, then looks each up in later slices.
+  void live_trace_ids(std::vector<TraceId>& out) const {
+    out.reserve(out.size() + traces_.size());
+    for (const auto& entry : traces_) out.push_back(entry.first);
+  }
   uint64_t live_bytes() const { return live_bytes_; }
   const HeadLimits& limits() const { return limits_; }
 
@@ -185,8 +200,14 @@ class HeadStore {
     uint32_t live_spans = 0;
   };
 
-  uint32_t intern(std::deque<Interned>& table, std::unordered_map<std::string, uint32_t>& index,
-                  const std::string& message, const std::string& schema_url);
+  struct InternTable {
+    std::deque<Interned> entries;
+    std::unordered_map<std::string, uint32_t> index;  // interned_key(message, schema_url) -> entry
+    std::vector<uint32_t> free;                       // entries with refs == 0, for reuse
+  };
+  uint32_t intern(InternTable& table, const std::string& message, const std::string& schema_url);
+  void unref(InternTable& table, uint32_t id);
+  void drop_if_unused(InternTable& table, uint32_t id);
   bool contains(const Trace& trace, const StoredSpan& span, std::string_view bytes) const;
   std::string_view bytes_of(const StoredSpan& span) const {
     return {chunks_[span.chunk].data.get() + span.offset, span.size};
@@ -209,10 +230,8 @@ class HeadStore {
   std::vector<std::unique_ptr<char[]>> spares_;   // recycled chunk buffers of chunk_bytes_
   uint32_t current_chunk_ = UINT32_MAX;
   uint32_t chunk_bytes_;
-  std::deque<Interned> resources_;
-  std::deque<Interned> scopes_;
-  std::unordered_map<std::string, uint32_t> resource_index_;
-  std::unordered_map<std::string, uint32_t> scope_index_;
+  InternTable resources_;
+  InternTable scopes_;
   std::map<uint64_t, uint64_t> seq_pins_;  // WAL seq -> traces and in-transit batches that need it
   uint64_t spans_ = 0;       // in live traces
   uint64_t bytes_ = 0;       // everything accounted, cut traces until released

@@ -384,3 +384,62 @@ TEST(HeadStoreCutTest, DuplicatesOfCutSpansAreStoredAgain) {
 
 }  // namespace
 }  // namespace spindle
+
+namespace spindle {
+namespace {
+
+// Resources that come and go (a new service.instance.id per process start) are freed with their last span:
+// rounds of distinct resources, each cut and released, leave the head's accounted bytes where they were.
+TEST(HeadStoreCutTest, InternedResourcesAreFreedWithTheirLastSpan) {
+  HeadStore head(HeadLimits{});
+  std::vector<uint64_t> after_round;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      TraceId id;
+      id.bytes[0] = static_cast<uint8_t>(round + 1);
+      id.bytes[14] = static_cast<uint8_t>(i >> 8);
+      id.bytes[15] = static_cast<uint8_t>(i);
+      SpanBatch batch = make_batch(id, {"op"}, "svc-" + std::to_string(round * 1000 + i), "lib-" + std::to_string(i));
+      ASSERT_TRUE(head.append(batch).status.is_ok());
+    }
+    HeadStore::HeadCut cut;
+    EXPECT_FALSE(head.cut(CutRules{.target_live_bytes = 0}, cut));
+    ASSERT_EQ(cut.traces.size(), 200u);
+    head.release_cut(cut);
+    after_round.push_back(head.stats().bytes);
+  }
+  EXPECT_EQ(after_round[3], after_round[0]);
+  // A batch whose spans are all refused (its trace is over max_bytes_per_trace) leaves nothing interned.
+  HeadStore small(HeadLimits{.max_bytes = 256 << 20, .max_bytes_per_trace = 64});
+  uint64_t before = small.stats().bytes;
+  AppendResult r = small.append(make_batch(id_of(9), {std::string(200, 'x')}, "svc-refused"));
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_EQ(small.stats().bytes, before);
+}
+
+}  // namespace
+}  // namespace spindle
+
+namespace spindle {
+namespace {
+
+// "No limit" still stops at the largest trace a block can hold: a bigger one could never be cut into a block
+// and would stall every cut of its shard.
+TEST(HeadStoreTest, UnlimitedTracesStopAtTheStorageMaximum) {
+  HeadStore head(HeadLimits{.max_bytes = 256ull << 20, .max_bytes_per_trace = 0});
+  const std::string big(1 << 20, 'x');
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  for (int i = 0; i < 64 && rejected == 0; ++i) {
+    AppendResult r = head.append(make_batch(id_of(1), {big + std::to_string(i)}));
+    ASSERT_TRUE(r.status.is_ok());
+    accepted += r.accepted;
+    rejected += r.rejected;
+  }
+  EXPECT_EQ(rejected, 1u);
+  EXPECT_GE(accepted * (1 << 20), kMaxStoredTraceBytes - (2u << 20));
+  EXPECT_LE(accepted * (1 << 20), kMaxStoredTraceBytes);
+}
+
+}  // namespace
+}  // namespace spindle
