@@ -18,10 +18,13 @@ configure "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$root/build" -j"$jobs"
 ctest --test-dir "$root/build" --output-on-failure -L 'unit|integration' -j"$jobs"
 
-# The cross-thread code is what TSan exists for: the shard runtime (SPSC mesh) and the WAL (its sync thread).
+# The cross-thread code is what TSan exists for: the shard runtime (SPSC mesh), the WAL (its sync thread) and the
+# trace store (block writes and compaction on libuv's thread pool, reading cuts the loop keeps using).
 configure "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_SANITIZE=thread
-cmake --build "$root/build-tsan" -j"$jobs" --target spsc_queue_test shard_set_test wal_test
-ctest --test-dir "$root/build-tsan" --output-on-failure -R 'SpscQueue|ShardSet|WalTest' -E 'NOT_BUILT' -j"$jobs"
+cmake --build "$root/build-tsan" -j"$jobs" --target spsc_queue_test shard_set_test wal_test \
+  trace_store_test
+ctest --test-dir "$root/build-tsan" --output-on-failure -R 'SpscQueue|ShardSet|WalTest|TraceStoreTest' -E 'NOT_BUILT' \
+  -j"$jobs"
 
 if [ "${1:-}" = "--asan" ]; then
   configure "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=address
