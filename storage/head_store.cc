@@ -285,7 +285,8 @@ std::optional<std::string> HeadStore::find_trace(const TraceId& id) const {
   for (const StoredSpan& s : it->second.spans) {
     const Interned& resource = resources_.entries[s.resource];
     const Interned& scope = scopes_.entries[s.scope];
-    assembler.add_span(resource.message, resource.schema_url, scope.message, scope.schema_url, bytes_of(s));
+    assembler.add_unique_span(s.resource, resource.message, resource.schema_url, s.scope, scope.message,
+                              scope.schema_url, bytes_of(s));
   }
   return assembler.finish();
 }
@@ -363,10 +364,14 @@ HeadStats HeadStore::stats() const {
 std::optional<std::string> HeadStore::HeadCut::find(const TraceId& id) const {
   auto it = index.find(id);
   if (it == index.end()) return std::nullopt;
+  return assemble(traces[it->second]);
+}
+
+std::string HeadStore::assemble(const CutTrace& trace) {
   TraceAssembler assembler;
-  for (const CutSpan& s : traces[it->second].spans) {
-    assembler.add_span(s.resource->message, s.resource->schema_url, s.scope->message, s.scope->schema_url,
-                       std::string_view(s.data, s.size));
+  for (const CutSpan& s : trace.spans) {
+    assembler.add_unique_span(s.resource_id, s.resource->message, s.resource->schema_url, s.scope_id,
+                              s.scope->message, s.scope->schema_url, std::string_view(s.data, s.size));
   }
   return assembler.finish();
 }

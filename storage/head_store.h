@@ -102,6 +102,9 @@ class HeadStore {
     TraceId id;
     std::vector<CutSpan> spans;
   };
+  // A cut trace as a serialized tempopb.Trace (find_trace's form). Reads only `trace` and what it points at, so
+  // a block writer thread may call it.
+  static std::string assemble(const CutTrace& trace);
   // Traces taken out of the head, in the order they were taken (a block writer sorts them). `index` is for
   // lookups on the loop thread; the writer thread reads only `traces`.
   struct HeadCut {

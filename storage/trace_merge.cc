@@ -77,6 +77,32 @@ void TraceAssembler::add_span(std::string_view resource, std::string_view resour
   if (s.seen.insert(span).second) s.spans.push_back(span);
 }
 
+void TraceAssembler::add_unique_span(uint32_t resource_id, std::string_view resource,
+                                     std::string_view resource_schema_url, uint32_t scope_id, std::string_view scope,
+                                     std::string_view scope_schema_url, std::string_view span) {
+  size_t group = SIZE_MAX;
+  for (const auto& [id, g] : unique_resources_) {
+    if (id == resource_id) group = g;
+  }
+  if (group == SIZE_MAX) {
+    group = resources_.size();
+    resources_.push_back({Context{std::string(resource), resource_schema_url}, {}, {}});
+    unique_resources_.emplace_back(resource_id, group);
+    unique_scopes_.emplace_back();
+  }
+  ResourceGroup& g = resources_[group];
+  size_t index = SIZE_MAX;
+  for (const auto& [id, i] : unique_scopes_[group]) {
+    if (id == scope_id) index = i;
+  }
+  if (index == SIZE_MAX) {
+    index = g.scopes.size();
+    g.scopes.push_back({Context{std::string(scope), scope_schema_url}, {}, {}});
+    unique_scopes_[group].emplace_back(scope_id, index);
+  }
+  g.scopes[index].spans.push_back(span);
+}
+
 std::string TraceAssembler::finish() const {
   std::string out;
   std::string rs;

@@ -43,6 +43,13 @@ class TraceAssembler {
   void add_span(std::string_view resource, std::string_view resource_schema_url, std::string_view scope,
                 std::string_view scope_schema_url, std::string_view span);
   Status add_trace(std::string_view trace);
+  // The head's fast path: spans whose resource and scope the caller has interned (equal ids <=> equal message
+  // and schema_url) and that hold no exact duplicates (the head drops them on append). Groups by id without
+  // hashing span bytes or building keys; the output is what add_span would give for the same spans. Use it
+  // alone: not mixed with add_span or add_trace in one assembler.
+  void add_unique_span(uint32_t resource_id, std::string_view resource, std::string_view resource_schema_url,
+                       uint32_t scope_id, std::string_view scope, std::string_view scope_schema_url,
+                       std::string_view span);
   std::string finish() const;
 
  private:
@@ -71,6 +78,10 @@ class TraceAssembler {
 
   std::vector<ResourceGroup> resources_;
   std::unordered_map<std::string, size_t> resource_index_;
+  // add_unique_span: resource id -> group, and per group (scope id -> scope); traces have few of each, so a
+  // linear search beats hashing.
+  std::vector<std::pair<uint32_t, size_t>> unique_resources_;
+  std::vector<std::vector<std::pair<uint32_t, size_t>>> unique_scopes_;
 };
 
 struct TraceSummary {

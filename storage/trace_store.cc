@@ -139,12 +139,7 @@ void TraceStore::Job::run_cut() {
   BlockWriter writer(root, write);
   for (uint32_t i : order) {
     const HeadStore::CutTrace& t = cut->traces[i];
-    TraceAssembler assembler;
-    for (const HeadStore::CutSpan& s : t.spans) {
-      assembler.add_span(s.resource->message, s.resource->schema_url, s.scope->message, s.scope->schema_url,
-                         std::string_view(s.data, s.size));
-    }
-    status = writer.add(t.id, assembler.finish());
+    status = writer.add(t.id, HeadStore::assemble(t));
     if (!status.is_ok()) return;
   }
   open_output(writer.finish());
@@ -534,6 +529,12 @@ void TraceStore::finish_compaction_job(Job& job) {
 
 void TraceStore::trim_wal() {
   if (!wal_) return;
+  if (head_.oldest_needed_seq() == UINT64_MAX) {
+    // Every span written so far is in a block: close the current segment too, or a restart would replay it
+    // and write its spans into blocks a second time.
+    Status s = wal_->start_new_segment();
+    if (!s.is_ok()) log_warn("shard %u: starting a new WAL segment: %s", options_.shard, s.message().c_str());
+  }
   uint64_t keep_from = std::min(head_.oldest_needed_seq(), wal_->current_segment());
   Status s = wal_->remove_segments_before(keep_from);
   if (!s.is_ok()) log_warn("shard %u: deleting old WAL segments: %s", options_.shard, s.message().c_str());

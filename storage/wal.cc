@@ -113,6 +113,11 @@ void Wal::append(std::string_view payload, Callback done) {
   }
 }
 
+Status Wal::start_new_segment() {
+  if (state_ != State::Open || !segment_ || segment_->size() <= kSegmentHeaderSize) return Status::ok();
+  return roll();
+}
+
 Status Wal::ensure_room(uint64_t record_bytes) {
   bool full =
       segment_->size() > kSegmentHeaderSize && segment_->size() + record_bytes > options_.segment_bytes;

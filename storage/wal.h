@@ -124,6 +124,9 @@ class Wal {
   void append(std::string_view payload, Callback done);
 
   uint64_t current_segment() const;
+  // Closes the current segment now (if it holds any record) and starts the next one, so that a segment whose
+  // spans are all in blocks can be deleted even when no further append would roll it. OK if nothing to do.
+  Status start_new_segment();
   // Deletes the segments with a seq below `seq`, never the current one. Unlinking is a metadata operation
   // on the loop thread: call it rarely (after a block is cut), not per request.
   Status remove_segments_before(uint64_t seq);
