@@ -11,7 +11,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(build-essential cmake pkg-config libuv1-dev libnghttp2-dev libzstd-dev zlib1g-dev libxxhash-dev
-      libyaml-cpp-dev libjemalloc-dev node-llhttp libprotobuf-dev protobuf-compiler)
+      libyaml-cpp-dev libjemalloc-dev node-llhttp libprotobuf-dev protobuf-compiler libre2-dev)
 backports=(opentelemetry-proto)
 if [ $want_test = 1 ]; then
   # gtest/benchmark for unit tests and micro-benchmarks; nghttp2-client (h2load, nghttp) for load and
