@@ -115,6 +115,12 @@ Status Server::start() {
   // libuv writes sockets with write(2): a peer that hung up would otherwise kill the process with SIGPIPE.
   // Linux has no per-socket opt-out, so the process that runs a Server ignores it.
   signal(SIGPIPE, SIG_IGN);
+  for (auto [dir, key] : {std::pair{config_.wal_path, "storage.trace.wal.path"},
+                          std::pair{config_.blocks_path, "storage.trace.local.path"}}) {
+    auto lock = DirLock::acquire(dir, key);
+    if (!lock.ok()) return lock.status();
+    dir_locks_.push_back(std::move(lock).value());
+  }
   const Endpoint endpoints[3] = {config_.otlp_grpc, config_.otlp_http,
                                  Endpoint{config_.http_listen_address, config_.http_listen_port}};
   for (int p = 0; p < 3; ++p) {

@@ -15,6 +15,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "storage/dir_lock.h"
 
 namespace spindle {
 
@@ -48,6 +49,7 @@ class Server {
   std::unique_ptr<ShardSet> shards_;
   std::vector<int> fds_[3];  // [port][shard], handed to each shard's Listener
   uint16_t ports_[3] = {0, 0, 0};
+  std::vector<DirLock> dir_locks_;  // the WAL and blocks directories, held while the server runs
   std::mutex start_error_mutex_;  // startup only
   std::string start_error_;
 };

@@ -15,6 +15,7 @@
 
 #include "tests/support/command.h"
 #include "tests/support/http_client.h"
+#include "tests/support/temp_dir.h"
 
 namespace spindle {
 namespace {
@@ -108,9 +109,23 @@ spindle:
   shards: 2
 )";
 
+// Flags that put the WAL and blocks under `dir` (never Tempo's default /var/tempo).
+std::vector<std::string> with_data(const TempDir& dir, std::vector<std::string> args) {
+  args.push_back("-storage.trace.wal.path=" + dir.path() + "/wal");
+  args.push_back("-storage.trace.local.path=" + dir.path() + "/blocks");
+  return args;
+}
+
+std::string shell_command(const std::vector<std::string>& args) {
+  std::string cmd = SPINDLE_BINARY;
+  for (const auto& a : args) cmd += " '" + a + "'";
+  return cmd + " 2>&1";
+}
+
 TEST(SpindleBinaryTest, StartsServesAndExitsZeroOnSigterm) {
   std::string cfg = write_file("ports0.yaml", kPortsZero);
-  RunningBinary bin({"-config.file=" + cfg, "-config.expand-env=true"}, "bin1.log");
+  TempDir data;
+  RunningBinary bin(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true"}), "bin1.log");
   int port = bin.query_port(std::chrono::seconds(20));
   ASSERT_GT(port, 0) << read_file(unique_path("bin1.log"));
   auto ready = http1_request(static_cast<uint16_t>(port), "GET", "/ready");
@@ -135,18 +150,60 @@ TEST(SpindleBinaryTest, UnknownConfigKeyStopsStartupNamingTheKey) {
 
 TEST(SpindleBinaryTest, PortInUseIsAStartupError) {
   std::string cfg = write_file("ports0b.yaml", kPortsZero);
-  RunningBinary first({"-config.file=" + cfg, "-config.expand-env=true"}, "bin2.log");
+  TempDir data;
+  TempDir other_data;
+  RunningBinary first(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true"}), "bin2.log");
   int port = first.query_port(std::chrono::seconds(20));
   ASSERT_GT(port, 0);
   // SO_REUSEPORT lets our own shards share a port, but only sockets of the same user that all set it; a second
   // spindle on the same port would silently split traffic, so the query port clash must be refused.
   int code = -1;
-  auto out = run_command({"/bin/sh", "-c", std::string(SPINDLE_BINARY) + " -config.file=" + cfg +
-                                               " -config.expand-env=true -server.http-listen-port=" + std::to_string(port) + " 2>&1"},
+  auto out = run_command({"/bin/sh", "-c",
+                          shell_command(with_data(other_data, {"-config.file=" + cfg, "-config.expand-env=true",
+                                                               "-server.http-listen-port=" + std::to_string(port)}))},
                          20, &code);
   ASSERT_TRUE(out.ok());
   EXPECT_NE(code, 0) << *out;
   EXPECT_NE(out->find(std::to_string(port)), std::string::npos) << *out;
+}
+
+// Two processes writing one WAL would corrupt it: the second is refused at start, naming the directory.
+TEST(SpindleBinaryTest, SecondProcessOnTheSameDataIsRefused) {
+  std::string cfg = write_file("ports0c.yaml", kPortsZero);
+  TempDir data;
+  RunningBinary first(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true"}), "bin3.log");
+  ASSERT_GT(first.query_port(std::chrono::seconds(20)), 0) << read_file(unique_path("bin3.log"));
+  int code = -1;
+  auto out = run_command(
+      {"/bin/sh", "-c", shell_command(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true"}))}, 20,
+      &code);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(code, 0) << *out;
+  EXPECT_NE(out->find("storage.trace.wal.path " + data.path() + "/wal is in use by another spindle process"),
+            std::string::npos)
+      << *out;
+}
+
+// Data written by 2 shards, restarted with 1: traces are routed by hash % shards, so rather than miss some,
+// startup refuses and says how to read the data.
+TEST(SpindleBinaryTest, ChangedShardCountIsRefusedWithAdvice) {
+  std::string cfg = write_file("ports0d.yaml", kPortsZero);
+  TempDir data;
+  {
+    RunningBinary two(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true"}), "bin4.log");
+    ASSERT_GT(two.query_port(std::chrono::seconds(20)), 0) << read_file(unique_path("bin4.log"));
+    two.signal(SIGTERM);
+    ASSERT_TRUE(two.exited(10000));
+  }
+  int code = -1;
+  auto out = run_command({"/bin/sh", "-c",
+                          shell_command(with_data(data, {"-config.file=" + cfg, "-config.expand-env=true",
+                                                         "-shards=1"}))},
+                         20, &code);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(code, 0) << *out;
+  EXPECT_NE(out->find("written by a server with 2 shards, this one has 1"), std::string::npos) << *out;
+  EXPECT_NE(out->find("restart with the old shard count"), std::string::npos) << *out;
 }
 
 }  // namespace
