@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/metrics_text.h"
+#include "api/search.h"
 #include "api/query_params.h"
 #include "api/build_info.h"
 #include "api/shard_services.h"
@@ -73,6 +74,15 @@ Result<TimeRange> parse_time_range(const QueryParams& params) {
   return TimeRange{to_ns(values[0]), end_ns};
 }
 
+// `<prefix>{tag}/values` -> the raw tag segment (which may itself contain '/').
+std::optional<std::string_view> tag_values_path(std::string_view path, std::string_view prefix) {
+  constexpr std::string_view kSuffix = "/values";
+  if (path.size() < prefix.size() + kSuffix.size() || !path.starts_with(prefix) || !path.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  return path.substr(prefix.size(), path.size() - prefix.size() - kSuffix.size());
+}
+
 std::string buildinfo_json() {
   return std::string("{\"version\":\"") + kVersion + "\",\"revision\":\"" + kRevision +
          "\",\"branch\":\"main\",\"buildUser\":\"\",\"buildDate\":\"\",\"goVersion\":\"\"}";
@@ -83,6 +93,12 @@ std::string buildinfo_json() {
 void ApiHandler::reply(std::string_view route, const Responder& responder, HttpResponse response) {
   services_of(shard_).metrics.count_request(std::string(route), std::to_string(response.status));
   responder.respond(std::move(response));
+}
+
+std::function<void(HttpResponse)> ApiHandler::replier(std::string_view route, Responder responder) {
+  return [this, route, responder = std::move(responder)](HttpResponse response) {
+    reply(route, responder, std::move(response));
+  };
 }
 
 void ApiHandler::on_grpc(GrpcRequest&& request, Responder responder) {
@@ -132,6 +148,16 @@ void ApiHandler::on_http(HttpRequest&& request, Responder responder) {
     reply("buildinfo", responder, body_response("application/json", buildinfo_json()));
   } else if (path == "/metrics") {
     metrics(std::move(responder));
+  } else if (path == "/api/search") {
+    handle_search(shard_, request, replier("search", std::move(responder)));
+  } else if (path == "/api/search/tags") {
+    handle_search_tags(shard_, request, false, replier("search_tags", std::move(responder)));
+  } else if (path == "/api/v2/search/tags") {
+    handle_search_tags(shard_, request, true, replier("search_tags_v2", std::move(responder)));
+  } else if (auto tag = tag_values_path(path, "/api/search/tag/")) {
+    handle_search_tag_values(shard_, request, *tag, false, replier("search_tag_values", std::move(responder)));
+  } else if (auto tag2 = tag_values_path(path, "/api/v2/search/tag/")) {
+    handle_search_tag_values(shard_, request, *tag2, true, replier("search_tag_values_v2", std::move(responder)));
   } else {
     reply("not_found", responder, text_response(404, "404 page not found\n"));
   }

@@ -101,6 +101,8 @@ class TraceStore {
   ~TraceStore();
   TraceStore(const TraceStore&) = delete;
   TraceStore& operator=(const TraceStore&) = delete;
+  // Searches read the head, the cuts in progress and the block list in slices on this loop.
+  friend class TraceScan;
 
   // Blocking, before the shard serves: creates the directories (a clear error if that is impossible), removes
   // `.tmp-` leftovers, opens the blocks, replays the WAL into the head, opens the WAL and starts the timers.
@@ -132,7 +134,9 @@ class TraceStore {
 
  private:
   struct Block {
-    std::unique_ptr<BlockReader> reader;
+    // Shared with searches in progress (storage/trace_scan.h): a scan keeps the blocks it started with readable
+    // while compaction or retention removes them (an unlinked file stays readable through its open fd).
+    std::shared_ptr<BlockReader> reader;
     bool compacting = false;
     bool no_compact = false;  // a merge of it failed: leave it as it is
   };

@@ -34,6 +34,7 @@
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/integration/trace_compare.h"
 #include "tests/support/http_client.h"
+#include "tests/support/server_metrics.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
 
@@ -104,19 +105,6 @@ class TmpfsMount {
   std::string error_;
 };
 
-// Sum of every sample of `name` whose label set contains `filter` (empty: all samples).
-uint64_t metric_sum(const std::string& text, std::string_view name, std::string_view filter = "") {
-  uint64_t total = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#' || !line.starts_with(name) || line.size() <= name.size()) continue;
-    char next = line[name.size()];
-    if (next != '{' && next != ' ') continue;
-    if (!filter.empty() && line.find(filter) == std::string::npos) continue;
-    total += static_cast<uint64_t>(std::stod(line.substr(line.rfind(' ') + 1)));
-  }
-  return total;
-}
 
 std::string fetch_metrics(uint16_t query_port) {
   auto r = http1_request(query_port, "GET", "/metrics");

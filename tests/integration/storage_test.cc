@@ -18,6 +18,7 @@
 #include "tempopb/tempo.pb.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
+#include "tests/support/server_metrics.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
 
@@ -39,32 +40,7 @@ uint64_t wall_now_ns() {
                                    .count());
 }
 
-// Polls `cond` until it holds or `limit` passes.
-bool eventually(const std::function<bool()>& cond,
-                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  auto deadline = Clock::now() + limit;
-  while (!cond()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
-// Sum of every sample of metric `name` (all label sets); -1 if /metrics could not be read.
-int64_t metric(uint16_t port, const std::string& name) {
-  auto r = http1_request(port, "GET", "/metrics");
-  if (!r.ok() || r->status != 200) return -1;
-  std::istringstream lines(r->body);
-  std::string line;
-  int64_t total = 0;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#' || !line.starts_with(name)) continue;
-    char next = line.size() > name.size() ? line[name.size()] : '\0';
-    if (next != ' ' && next != '{') continue;
-    total += std::stoll(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
-}
 
 // Span names of a trace, sorted, read through /api/v2/traces/<id>`query` as protobuf or JSON. A lookup that
 // fails is a test failure and gives no names.
@@ -156,13 +132,13 @@ class StorageIT : public ::testing::Test {
   void wait_for_cut(int64_t spans) {
     uint16_t port = query();
     bool cut = eventually([&] {
-      return metric(port, "spindle_storage_cut_spans_total") >= spans &&
-             metric(port, "spindle_head_spans") == 0;
+      return scrape_metric(port, "spindle_storage_cut_spans_total") >= spans &&
+             scrape_metric(port, "spindle_head_spans") == 0;
     });
-    ASSERT_TRUE(cut) << "cut_spans_total=" << metric(port, "spindle_storage_cut_spans_total")
-                     << " head_spans=" << metric(port, "spindle_head_spans") << " (wanted " << spans << ")";
-    EXPECT_GT(metric(port, "spindle_storage_cuts_total"), 0);
-    EXPECT_EQ(metric(port, "spindle_storage_block_write_errors_total"), 0);
+    ASSERT_TRUE(cut) << "cut_spans_total=" << scrape_metric(port, "spindle_storage_cut_spans_total")
+                     << " head_spans=" << scrape_metric(port, "spindle_head_spans") << " (wanted " << spans << ")";
+    EXPECT_GT(scrape_metric(port, "spindle_storage_cuts_total"), 0);
+    EXPECT_EQ(scrape_metric(port, "spindle_storage_block_write_errors_total"), 0);
   }
 
   // A batch of traces spread over both shards and both receivers; the expected spans of each.
@@ -200,12 +176,12 @@ TEST_F(StorageIT, RestartKeepsTracesThatWereOnlyInTheWal) {
   start(config_keeping_head());
   std::vector<Sent> sent = send_many_traces(24);
   expect_all_readable(sent);
-  EXPECT_EQ(metric(query(), "spindle_storage_cuts_total"), 0);
+  EXPECT_EQ(scrape_metric(query(), "spindle_storage_cuts_total"), 0);
   stop();
 
   start(config_keeping_head());
-  EXPECT_GT(metric(query(), "spindle_wal_replay_records_total"), 0);
-  EXPECT_EQ(metric(query(), "spindle_storage_blocks"), 0);  // so every span read below came from the WAL
+  EXPECT_GT(scrape_metric(query(), "spindle_wal_replay_records_total"), 0);
+  EXPECT_EQ(scrape_metric(query(), "spindle_storage_blocks"), 0);  // so every span read below came from the WAL
   expect_all_readable(sent);
   // Once more: the replayed traces are still only in the WAL, and nothing doubled.
   stop();
@@ -219,18 +195,18 @@ TEST_F(StorageIT, RestartKeepsTracesThatWereCutIntoBlocks) {
   int64_t spans = 0;
   for (const Sent& s : sent) spans += s.spans;
   wait_for_cut(spans);
-  EXPECT_GT(metric(query(), "spindle_storage_blocks"), 0);
+  EXPECT_GT(scrape_metric(query(), "spindle_storage_blocks"), 0);
   expect_all_readable(sent);
   stop();
 
   start(config_keeping_head());
-  EXPECT_GT(metric(query(), "spindle_storage_blocks"), 0);
+  EXPECT_GT(scrape_metric(query(), "spindle_storage_blocks"), 0);
   expect_all_readable(sent);
   // The blocks alone hold everything: a start with an emptied WAL reads the same.
   stop();
   std::filesystem::remove_all(dir_.path() + "/wal");
   start(config_keeping_head());
-  EXPECT_EQ(metric(query(), "spindle_wal_replay_records_total"), 0);
+  EXPECT_EQ(scrape_metric(query(), "spindle_wal_replay_records_total"), 0);
   expect_all_readable(sent);
 }
 
@@ -252,15 +228,15 @@ TEST_F(StorageIT, TraceSplitOverBlocksWalAndHeadReadsBackWhole) {
 
   // Phase 3 stays in the WAL: this server never cuts, and a stop does not cut either.
   start(config_keeping_head());
-  EXPECT_GE(metric(query(), "spindle_storage_blocks"), 2);
+  EXPECT_GE(scrape_metric(query(), "spindle_storage_blocks"), 2);
   send_grpc(request_at(id, 3, 7, now));  // spans 7-9
   EXPECT_EQ(read_spans(query(), hex, false), ops(1, 9));
   stop();
 
   // Phase 4 in the head of a server that replayed phase 3 from the WAL; span 5 again, already in a block.
   start(config_keeping_head());
-  EXPECT_GE(metric(query(), "spindle_storage_blocks"), 2);
-  EXPECT_GT(metric(query(), "spindle_wal_replay_records_total"), 0);
+  EXPECT_GE(scrape_metric(query(), "spindle_storage_blocks"), 2);
+  EXPECT_GT(scrape_metric(query(), "spindle_wal_replay_records_total"), 0);
   send_http(request_at(id, 2, 10, now));  // spans 10-11
   send_http(request_at(id, 1, 5, now));   // span 5
   EXPECT_EQ(read_spans(query(), hex, false), ops(1, 11));
