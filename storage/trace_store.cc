@@ -196,8 +196,8 @@ Status TraceStore::open() {
 
 void TraceStore::start_timers() {
   uv_timer_init(loop_, &tick_timer_);
-  uv_timer_init(loop_, &slice_timer_);
-  tick_timer_.data = slice_timer_.data = this;
+  uv_idle_init(loop_, &slice_idle_);
+  tick_timer_.data = slice_idle_.data = this;
   timers_open_ = true;
   next_rules_ms_ = uv_now(loop_) + options_.flush_check_ms;
   uv_timer_start(&tick_timer_, on_tick, kTickMs, kTickMs);
@@ -351,7 +351,10 @@ Result<std::optional<std::string>> TraceStore::find_trace(const TraceId& id, uin
 
 void TraceStore::on_tick(uv_timer_t* timer) { static_cast<TraceStore*>(timer->data)->tick(); }
 
-void TraceStore::on_slice(uv_timer_t* timer) { static_cast<TraceStore*>(timer->data)->cut_slice(); }
+void TraceStore::on_slice(uv_idle_t* idle) {
+  uv_idle_stop(idle);
+  static_cast<TraceStore*>(idle->data)->cut_slice();
+}
 
 bool TraceStore::head_under_pressure() const {
   return head_.stats().bytes > options_.head.max_bytes / 4 * 3 || wal_seq_floor() != 0;
@@ -419,7 +422,7 @@ void TraceStore::cut_slice() {
   }
   bool more = head_.cut(cut_rules_, *building_);
   if (more && building_->span_bytes < std::max<uint64_t>(options_.head.max_bytes / kMaxCutShare, 1 << 20)) {
-    uv_timer_start(&slice_timer_, on_slice, 0, 0);
+    uv_idle_start(&slice_idle_, on_slice);
     return;
   }
   if (building_->traces.empty()) {
@@ -625,10 +628,11 @@ void TraceStore::close(std::function<void()> done) {
   close_done_ = std::move(done);
   if (timers_open_) {
     timers_open_ = false;
-    for (uv_timer_t* t : {&tick_timer_, &slice_timer_}) {
-      uv_timer_stop(t);
+    uv_timer_stop(&tick_timer_);
+    uv_idle_stop(&slice_idle_);
+    for (uv_handle_t* t : {reinterpret_cast<uv_handle_t*>(&tick_timer_), reinterpret_cast<uv_handle_t*>(&slice_idle_)}) {
       ++handles_closing_;
-      uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+      uv_close(t, [](uv_handle_t* h) {
         auto* self = static_cast<TraceStore*>(h->data);
         --self->handles_closing_;
         self->maybe_finish_close();

@@ -147,7 +147,7 @@ class TraceStore {
   void start_timers();
   Status replay();
   static void on_tick(uv_timer_t* timer);
-  static void on_slice(uv_timer_t* timer);
+  static void on_slice(uv_idle_t* idle);
   void tick();
   bool head_under_pressure() const;
   uint64_t wal_seq_floor() const;
@@ -175,7 +175,9 @@ class TraceStore {
   std::unique_ptr<Wal> wal_;
   std::vector<Block> blocks_;
   uv_timer_t tick_timer_{};
-  uv_timer_t slice_timer_{};
+  // Runs the next cut slice on the next loop iteration. An idle handle, not a 0 ms timer: libuv runs a timer
+  // re-armed from its own callback again in the same iteration, so a cut would never yield to I/O.
+  uv_idle_t slice_idle_{};
   bool timers_open_ = false;
   uint32_t handles_closing_ = 0;
 

@@ -470,3 +470,41 @@ TEST_F(TraceStoreTest, OpenNamesTheKeyWhenTheBlocksPathIsUnusable) {
 
 }  // namespace
 }  // namespace spindle
+
+namespace spindle {
+namespace {
+
+// A cut bigger than one slice is taken over several loop iterations: between them the loop polls I/O (ingest
+// goes on), and the head is seen partly cut.
+TEST_F(TraceStoreTest, LargeCutsYieldToTheLoopBetweenSlices) {
+  TraceStore& s = open_store();
+  constexpr int kTraces = 30;
+  std::vector<uint64_t> nos(2000);
+  for (size_t i = 0; i < nos.size(); ++i) nos[i] = i;
+  for (int t = 1; t <= kTraces; ++t) append_ok(s, batch_of(id_of(static_cast<uint8_t>(t)), nos));
+  ASSERT_GT(kTraces * nos.size(), 2 * TraceStore::kCutSliceSpans);
+
+  struct Watch {
+    const TraceStore* store;
+    std::vector<uint64_t> seen;
+  } watch{&s, {}};
+  uv_check_t check;
+  uv_check_init(loop_.get(), &check);
+  check.data = &watch;
+  uv_check_start(&check, [](uv_check_t* h) {
+    auto* w = static_cast<Watch*>(h->data);
+    w->seen.push_back(w->store->head().stats().live_traces);
+  });
+  cut(s);
+  uv_check_stop(&check);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  loop_.spin(1);
+  EXPECT_EQ(s.head().stats().live_traces, 0u);
+  bool partly_cut = false;
+  for (uint64_t n : watch.seen) partly_cut |= n > 0 && n < kTraces;
+  EXPECT_TRUE(partly_cut) << "the cut ran in one loop iteration";
+  EXPECT_EQ(span_names(find(s, id_of(7))).size(), nos.size());
+}
+
+}  // namespace
+}  // namespace spindle
