@@ -123,6 +123,23 @@ void render_storage_metrics(Exposition& e, const std::vector<ShardSnapshot>& sha
                 format_seconds_us(sum([](const TraceStoreStats& s) { return s.wal.sync_latency_sum_us; })));
   e.sample("spindle_wal_sync_duration_seconds_count", "", cumulative);
 
+  e.family("spindle_shard_loop_lag_seconds", "histogram",
+           "How late each shard's 100 ms storage tick fired: how long its loop went without polling.");
+  uint64_t lag_count = 0;
+  for (size_t b = 0; b <= kLoopLagBoundsMs.size(); ++b) {
+    lag_count += sum([b](const TraceStoreStats& s) { return s.loop_lag_buckets[b]; });
+    std::string le = b < kLoopLagBoundsMs.size() ? format_seconds_us(kLoopLagBoundsMs[b] * 1000) : "+Inf";
+    e.sample("spindle_shard_loop_lag_seconds_bucket", label("le", le), lag_count);
+  }
+  e.sample_text("spindle_shard_loop_lag_seconds_sum", "",
+                format_seconds_us(sum([](const TraceStoreStats& s) { return s.loop_lag_sum_ms; }) * 1000));
+  e.sample("spindle_shard_loop_lag_seconds_count", "", lag_count);
+  e.family("spindle_shard_loop_lag_max_seconds", "gauge", "The worst loop lag seen since start, by shard.");
+  for (size_t i = 0; i < shards.size(); ++i) {
+    e.sample_text("spindle_shard_loop_lag_max_seconds", label("shard", std::to_string(i)),
+                  format_seconds_us(shards[i].storage.loop_lag_max_ms * 1000));
+  }
+
   e.family("spindle_storage_blocks", "gauge", "Blocks on disk, by compaction level (the last level counts higher ones).");
   for (uint32_t l = 0; l < kMaxBlockLevels; ++l) {
     e.sample("spindle_storage_blocks", label("level", std::to_string(l)),

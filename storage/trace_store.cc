@@ -200,6 +200,7 @@ void TraceStore::start_timers() {
   tick_timer_.data = slice_idle_.data = this;
   timers_open_ = true;
   next_rules_ms_ = uv_now(loop_) + options_.flush_check_ms;
+  next_tick_ms_ = uv_now(loop_) + kTickMs;
   uv_timer_start(&tick_timer_, on_tick, kTickMs, kTickMs);
 }
 
@@ -375,6 +376,13 @@ uint64_t TraceStore::wal_seq_floor() const {
 void TraceStore::tick() {
   if (closing_) return;
   const uint64_t now = uv_now(loop_);
+  const uint64_t lag = now > next_tick_ms_ ? now - next_tick_ms_ : 0;
+  size_t bucket = 0;
+  while (bucket < kLoopLagBoundsMs.size() && lag > kLoopLagBoundsMs[bucket]) ++bucket;
+  ++stats_.loop_lag_buckets[bucket];
+  stats_.loop_lag_max_ms = std::max(stats_.loop_lag_max_ms, lag);
+  stats_.loop_lag_sum_ms += lag;
+  next_tick_ms_ = now + kTickMs;
   bool rules_due = now >= next_rules_ms_;
   if (rules_due) {
     next_rules_ms_ = now + options_.flush_check_ms;

@@ -69,7 +69,9 @@ struct TraceStoreOptions {
   WalFileOps wal_file_ops;  // fault injection for tests
 };
 
-inline constexpr uint32_t kMaxBlockLevels = 8;  // levels counted separately in stats; higher ones share the last
+inline constexpr uint32_t kMaxBlockLevels = 8;
+// Upper bounds (ms) of the loop-lag histogram buckets; a last, unbounded bucket follows.
+inline constexpr std::array<uint64_t, 8> kLoopLagBoundsMs = {1, 2, 5, 10, 25, 50, 100, 250};  // levels counted separately in stats; higher ones share the last
 
 struct TraceStoreStats {
   HeadStats head;
@@ -90,6 +92,11 @@ struct TraceStoreStats {
   uint64_t retention_deleted_blocks = 0;
   uint64_t block_read_errors = 0;  // lookups that met a corrupt page
   uint64_t storage_refusals = 0;   // appends refused because the WAL could not take them
+  // How late the store's 100 ms tick fires: how long the shard's loop was kept from polling (by ingest, queries,
+  // cut slices, anything on that loop). Per-bucket counts (not cumulative), and the worst seen.
+  std::array<uint64_t, kLoopLagBoundsMs.size() + 1> loop_lag_buckets{};
+  uint64_t loop_lag_max_ms = 0;
+  uint64_t loop_lag_sum_ms = 0;
 };
 
 class TraceStore {
@@ -189,6 +196,7 @@ class TraceStore {
   Job* compaction_job_ = nullptr;
   bool maintenance_due_ = false;
   uint64_t retry_at_ms_ = 0;
+  uint64_t next_tick_ms_ = 0;  // when the tick is due, for the loop-lag figures
   uint64_t next_rules_ms_ = 0;
   bool write_failing_ = false;  // inside a failure episode (logged once)
 

@@ -508,3 +508,33 @@ TEST_F(TraceStoreTest, LargeCutsYieldToTheLoopBetweenSlices) {
 
 }  // namespace
 }  // namespace spindle
+
+namespace spindle {
+namespace {
+
+// The tick measures how late it fires: a loop kept busy for 160 ms shows up as a lag of at least 50 ms.
+TEST_F(TraceStoreTest, TickMeasuresLoopLag) {
+  TraceStore& s = open_store();
+  auto ticks = [&] {
+    uint64_t n = 0;
+    for (uint64_t b : s.stats().loop_lag_buckets) n += b;
+    return n;
+  };
+  ASSERT_TRUE(loop_.run_until([&] { return ticks() >= 1; }));
+  // Block the loop thread inside a callback, as a long request would.
+  uv_timer_t busy;
+  uv_timer_init(loop_.get(), &busy);
+  uv_timer_start(&busy, [](uv_timer_t*) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(160);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }, 0, 0);
+  const uint64_t before = ticks();
+  ASSERT_TRUE(loop_.run_until([&] { return ticks() >= before + 2; }));
+  uv_close(reinterpret_cast<uv_handle_t*>(&busy), nullptr);
+  loop_.spin(1);
+  EXPECT_GE(s.stats().loop_lag_max_ms, 50u);
+}
+
+}  // namespace
+}  // namespace spindle
