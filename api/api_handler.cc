@@ -8,6 +8,7 @@
 
 #include "api/metrics_text.h"
 #include "api/search.h"
+#include "api/search_grpc.h"
 #include "api/query_params.h"
 #include "api/build_info.h"
 #include "api/shard_services.h"
@@ -104,6 +105,10 @@ std::function<void(HttpResponse)> ApiHandler::replier(std::string_view route, Re
 void ApiHandler::on_grpc(GrpcRequest&& request, Responder responder) {
   if (port_ == Port::OtlpGrpc && request.method == kExportMethod) {
     ingest_.export_grpc(std::move(request), std::move(responder));
+    return;
+  }
+  if (port_ == Port::Query && request.method == kStreamingSearchMethod) {
+    handle_search_grpc(shard_, request, std::move(responder));
     return;
   }
   services_of(shard_).metrics.count_request("grpc_unknown", "UNIMPLEMENTED");

@@ -6,6 +6,8 @@
 //                    /ready, /api/status/buildinfo, /metrics, and search (api/search.h): /api/search,
 //                    /api/search/tags, /api/v2/search/tags, /api/search/tag/{tag}/values,
 //                    /api/v2/search/tag/{tag}/values.
+//                    gRPC (h2c) tempopb.StreamingQuerier/Search (api/search_grpc.h); other methods
+//                    UNIMPLEMENTED.
 // Trace-by-ID goes to the one shard that owns the ID; /metrics and searches fan out to every shard.
 //
 // Threading: one instance per (shard, port), called on that shard's thread.

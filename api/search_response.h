@@ -101,6 +101,8 @@ class SearchCombiner {
   bool add(SearchTrace trace);
   bool full() const { return !most_recent_ && limit_ != 0 && traces_.size() >= limit_; }
   size_t size() const { return traces_.size(); }
+  // Everything held so far, unsorted (streaming sends it as progress).
+  const std::vector<SearchTrace>& traces() const { return traces_; }
   // Sorted by start time descending (then trace ID), at most `limit`. Leaves the combiner empty.
   std::vector<SearchTrace> take();
 
