@@ -19,5 +19,7 @@ class QueryParams {
 };
 
 std::string percent_decode(std::string_view s);
+// RFC 3986 unreserved characters stay, everything else becomes %XX, so percent_decode() gives `s` back verbatim.
+std::string percent_encode(std::string_view s);
 
 }  // namespace spindle

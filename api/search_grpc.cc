@@ -1,5 +1,7 @@
 #include "api/search_grpc.h"
 
+#include "api/query_params.h"
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -20,23 +22,12 @@ constexpr size_t kMaxPacketBytes = 1 << 20;
 // Tempo's streaming interval: progress messages at most this often.
 constexpr std::chrono::milliseconds kProgressInterval{500};
 
-// RFC 3986 unreserved characters stay, everything else is %XX, so QueryParams decodes it back verbatim.
+// name=value with the value percent-encoded, so QueryParams decodes it back verbatim.
 void append_query_param(std::string& out, std::string_view name, std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   if (!out.empty()) out.push_back('&');
   out += name;
   out.push_back('=');
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
+  out += percent_encode(value);
 }
 
 // logfmt value as parse_logfmt_tags reads it: always quoted, with " and \ escaped.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tempopb/tempo.pb.h"
+#include "api/query_params.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_server.h"
@@ -48,20 +49,6 @@ std::string hex(const std::string& raw) {
   return out;
 }
 
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 otlp::trace::v1::ScopeSpans* scope_of(ExportRequest& req, const std::string& service) {
   auto* rs = req.add_resource_spans();
@@ -261,7 +248,7 @@ TEST_F(SearchGrpcTest, BadTraceQLIsInvalidArgumentWithHttpText) {
   EXPECT_EQ(s.raw.grpc_status, kGrpcInvalidArgument);
   EXPECT_TRUE(s.messages.empty());
   EXPECT_TRUE(s.raw.grpc_message.starts_with("invalid TraceQL query: ")) << s.raw.grpc_message;
-  auto http = http1_request(server_->query_port(), "GET", "/api/search?q=" + url_encode(bad));
+  auto http = http1_request(server_->query_port(), "GET", "/api/search?q=" + percent_encode(bad));
   ASSERT_TRUE(http.ok());
   EXPECT_EQ(http->status, 400);
   EXPECT_NE(http->body.find(s.raw.grpc_message), std::string::npos)

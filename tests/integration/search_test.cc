@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/query_params.h"
 #include "core/trace_id.h"
 #include "proto/json_reader.h"
 #include "tests/integration/otlp_fixtures.h"
@@ -206,20 +207,6 @@ void check_search_response(const JsonValue& root) {
 
 
 
-std::string url_encode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 struct Answer {
   int status = 0;
@@ -288,7 +275,7 @@ class SearchTest : public ::testing::TestWithParam<Where> {
   }
   // A search with the corpus window; checks the strict shape.
   Answer search(const std::string& q, const std::string& extra = "") {
-    Answer a = get("/api/search?q=" + url_encode(q) + "&" + window() + extra);
+    Answer a = get("/api/search?q=" + percent_encode(q) + "&" + window() + extra);
     EXPECT_EQ(a.status, 200) << q << ": " << a.body;
     if (a.json) check_search_response(*a.json);
     return a;
@@ -464,12 +451,12 @@ TEST_P(SearchTest, NothingFoundIsOnlyMetrics) {
 }
 
 TEST_P(SearchTest, LegacyTagSearch) {
-  Answer front = get("/api/search?tags=" + url_encode("service.name=front") + "&" + window());
+  Answer front = get("/api/search?tags=" + percent_encode("service.name=front") + "&" + window());
   ASSERT_EQ(front.status, 200) << front.body;
   check_search_response(*front.json);
   EXPECT_EQ(trace_ids(front), (std::vector<std::string>{"abc", hex_b()}));
   EXPECT_EQ(trace_at(front, 0).find("spanSet"), nullptr);
-  Answer code = get("/api/search?tags=" + url_encode("http.status_code=500 status.code=error") + "&" + window());
+  Answer code = get("/api/search?tags=" + percent_encode("http.status_code=500 status.code=error") + "&" + window());
   EXPECT_EQ(trace_ids(code), (std::vector<std::string>{"abc"}));
   Answer slow = get("/api/search?minDuration=400ms&" + window());
   EXPECT_EQ(trace_ids(slow), (std::vector<std::string>{"abc"}));
@@ -483,9 +470,9 @@ TEST_P(SearchTest, BadRequestsGetTemposMessages) {
     EXPECT_EQ(a.status, 400) << target << ": " << a.body;
     EXPECT_TRUE(a.body.starts_with(prefix)) << target << ": " << a.body;
   };
-  expect_400("/api/search?q=" + url_encode("{ .a = }"), "invalid TraceQL query: parse error at line 1, col ");
-  expect_400("/api/search?q=" + url_encode("{ status = 1 }"), "invalid TraceQL query: ");
-  expect_400("/api/search?q=" + url_encode("{} | rate()"), "invalid TraceQL query: ");
+  expect_400("/api/search?q=" + percent_encode("{ .a = }"), "invalid TraceQL query: parse error at line 1, col ");
+  expect_400("/api/search?q=" + percent_encode("{ status = 1 }"), "invalid TraceQL query: ");
+  expect_400("/api/search?q=" + percent_encode("{} | rate()"), "invalid TraceQL query: ");
   expect_400("/api/search?q=%7B%7D&tags=a%3Db", "invalid request: can't specify tags and q in the same query");
   expect_400("/api/search?q=%7B%7D&limit=0", "invalid limit: must be a positive number");
   expect_400("/api/search?q=%7B%7D&limit=262145", "limit 262145 exceeds max limit 262144");
@@ -537,7 +524,7 @@ TEST_P(SearchTest, TagNames) {
   Answer span_only = get("/api/v2/search/tags?scope=span&" + window());
   ASSERT_EQ(span_only.json->find("scopes")->items().size(), 1u);
   EXPECT_EQ(scope_tags(span_only, "span"), (std::vector<std::string>{"http.method", "http.status_code"}));
-  Answer filtered = get("/api/v2/search/tags?q=" + url_encode("{ name = \"charge-card\" }") + "&" + window());
+  Answer filtered = get("/api/v2/search/tags?q=" + percent_encode("{ name = \"charge-card\" }") + "&" + window());
   EXPECT_EQ(scope_tags(filtered, "span"), (std::vector<std::string>{"http.status_code"}));
   EXPECT_EQ(scope_tags(filtered, "instrumentation"), (std::vector<std::string>{}));
   // Recent data without a window.
@@ -559,20 +546,20 @@ TEST_P(SearchTest, TagValues) {
                                                          "string:orphan", "string:payments"}));
   // q: values on matching spans only (resource tags: resources with a matching span).
   Answer charge =
-      get("/api/v2/search/tag/resource.service.name/values?q=" + url_encode("{ name = \"charge-card\" }") + "&" +
+      get("/api/v2/search/tag/resource.service.name/values?q=" + percent_encode("{ name = \"charge-card\" }") + "&" +
           window());
   EXPECT_EQ(typed_values(charge), (std::vector<std::string>{"string:payments"}));
   // Incomplete text from the editor: the broken condition is dropped, the rest applies.
   Answer typing = get("/api/v2/search/tag/name/values?q=" +
-                      url_encode("{ resource.service.name = \"frontend\" && span.http.method = ") + "&" + window());
+                      percent_encode("{ resource.service.name = \"frontend\" && span.http.method = ") + "&" + window());
   EXPECT_EQ(typed_values(typing), (std::vector<std::string>{"string:GET /cart", "string:GET /home"}));
   // Unusable q: unfiltered.
-  Answer garbage = get("/api/v2/search/tag/name/values?q=" + url_encode("}}} nonsense") + "&" + window());
+  Answer garbage = get("/api/v2/search/tag/name/values?q=" + percent_encode("}}} nonsense") + "&" + window());
   EXPECT_EQ(typed_values(garbage).size(), 6u);
   Answer typed = get("/api/v2/search/tag/span.http.status_code/values?" + window());
   EXPECT_EQ(typed_values(typed), (std::vector<std::string>{"int:500"}));
   Answer unscoped = get("/api/v2/search/tag/.k8s.pod.name/values?" + window() + "&q=" +
-                        url_encode("{ .http.status_code = 500 }"));
+                        percent_encode("{ .http.status_code = 500 }"));
   EXPECT_EQ(typed_values(unscoped), (std::vector<std::string>{"string:payments-pod"}));
   Answer event = get("/api/v2/search/tag/event.exception.message/values?" + window());
   EXPECT_EQ(typed_values(event), (std::vector<std::string>{"string:card declined"}));

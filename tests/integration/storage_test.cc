@@ -28,7 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
-constexpr uint64_t kHourMs = 3600 * 1000;
 constexpr uint64_t k2020Ns = 1577836800ull * 1000000000;  // 2020-01-01T00:00:00Z
 constexpr uint64_t k2020Seconds = 1577836800;
 constexpr uint64_t k2025Seconds = 1735689600;
@@ -91,23 +90,8 @@ ExportRequest request_at(const std::string& id, int count, int first, uint64_t b
 
 class StorageIT : public ::testing::Test {
  protected:
-  // Storage settings that never cut on their own during a test: spans stay in the head (and the WAL).
-  Config config_keeping_head() const {
-    Config c = test_config();
-    c.wal_path = dir_.path() + "/wal";
-    c.blocks_path = dir_.path() + "/blocks";
-    c.trace_idle_period_ms = kHourMs;
-    c.max_trace_live_ms = 10 * kHourMs;
-    c.flush_check_period_ms = kHourMs;
-    return c;
-  }
-  // Cuts a trace into a block as soon as it has been idle for a millisecond.
-  Config config_cutting_fast() const {
-    Config c = config_keeping_head();
-    c.trace_idle_period_ms = 1;
-    c.flush_check_period_ms = 50;
-    return c;
-  }
+  Config config_keeping_head() const { return test_config_keeping_head(dir_.path()); }
+  Config config_cutting_fast() const { return test_config_cutting_fast(dir_.path()); }
 
   Server& start(Config c) {
     server_ = std::make_unique<TestServer>(std::move(c));

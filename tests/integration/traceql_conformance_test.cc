@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/query_params.h"
 #include "core/trace_id.h"
 #include "proto/json_reader.h"
 #include "tempopb/tempo.pb.h"
@@ -43,7 +44,6 @@ namespace {
 using namespace corpus;
 
 constexpr uint64_t kSecondNs = 1000000000;
-constexpr uint64_t kHourMs = 3600 * 1000;
 constexpr const char* kExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 constexpr size_t kCorpusSpans = 8;
 constexpr size_t kIncompleteSpans = 4;
@@ -68,20 +68,6 @@ uint64_t wall_now_s() {
           .count());
 }
 
-std::string url_encode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 // Trace IDs as /api/search prints them: lowercase hex without leading zeros.
 std::string search_hex(const std::string& raw) {
@@ -177,21 +163,8 @@ class TraceqlConformanceTest : public ::testing::TestWithParam<Placement> {
     }
   }
 
-  Config keeping_head() const {
-    Config c = test_config();
-    c.wal_path = dir_.path() + "/wal";
-    c.blocks_path = dir_.path() + "/blocks";
-    c.trace_idle_period_ms = kHourMs;
-    c.max_trace_live_ms = 10 * kHourMs;
-    c.flush_check_period_ms = kHourMs;
-    return c;
-  }
-  Config cutting_fast() const {
-    Config c = keeping_head();
-    c.trace_idle_period_ms = 1;
-    c.flush_check_period_ms = 50;
-    return c;
-  }
+  Config keeping_head() const { return test_config_keeping_head(dir_.path()); }
+  Config cutting_fast() const { return test_config_cutting_fast(dir_.path()); }
   void start(Config c) {
     server_ = std::make_unique<TestServer>(std::move(c));
     server_->start();
@@ -272,7 +245,7 @@ class TraceqlConformanceTest : public ::testing::TestWithParam<Placement> {
     Found found;
     const std::string window = "&start=" + std::to_string(base_ns_ / kSecondNs - 60) +
                                "&end=" + std::to_string(base_ns_ / kSecondNs + 60);
-    auto r = http1_request(query(), "GET", "/api/search?q=" + url_encode(q) + "&spss=100&limit=100" + window,
+    auto r = http1_request(query(), "GET", "/api/search?q=" + percent_encode(q) + "&spss=100&limit=100" + window,
                            {{"Accept", "application/json"}});
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     if (!r.ok()) return {{"<transport error>", {}}};

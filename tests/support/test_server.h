@@ -26,6 +26,27 @@ inline Config test_config() {
   return c;
 }
 
+// Storage under `dir` (which outlives the servers, so a test can restart on the same data) that never cuts on
+// its own during a test: spans stay in the head and the WAL.
+inline Config test_config_keeping_head(const std::string& dir) {
+  constexpr uint64_t kHourMs = 3600 * 1000;
+  Config c = test_config();
+  c.wal_path = dir + "/wal";
+  c.blocks_path = dir + "/blocks";
+  c.trace_idle_period_ms = kHourMs;
+  c.max_trace_live_ms = 10 * kHourMs;
+  c.flush_check_period_ms = kHourMs;
+  return c;
+}
+
+// The same, but a trace is cut into a block as soon as it has been idle for a millisecond.
+inline Config test_config_cutting_fast(const std::string& dir) {
+  Config c = test_config_keeping_head(dir);
+  c.trace_idle_period_ms = 1;
+  c.flush_check_period_ms = 50;
+  return c;
+}
+
 class TestServer {
  public:
   explicit TestServer(Config config = test_config()) {
