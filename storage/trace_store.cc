@@ -176,9 +176,13 @@ Status TraceStore::open() {
   SPINDLE_RETURN_IF_ERROR(make_dirs(shard_blocks_dir(), "storage.trace.local.path"));
   SPINDLE_RETURN_IF_ERROR(open_blocks());
   SPINDLE_RETURN_IF_ERROR(replay());
+  // Handles start last: a store whose open() failed holds none, so it may simply be destroyed.
+  if (options_.wal_enabled) SPINDLE_RETURN_IF_ERROR(open_wal());
   start_timers();
-  if (!options_.wal_enabled) return Status::ok();
+  return Status::ok();
+}
 
+Status TraceStore::open_wal() {
   WalOptions wal;
   wal.dir = options_.wal_dir;
   wal.shard = options_.shard;
@@ -190,7 +194,7 @@ Status TraceStore::open() {
   wal.file_ops = options_.wal_file_ops;
   wal_ = std::make_unique<Wal>(loop_, wal);
   Status s = wal_->open();
-  if (!s.is_ok()) wal_.reset();
+  if (!s.is_ok()) wal_.reset();  // a Wal whose open() failed holds no handle
   return s;
 }
 

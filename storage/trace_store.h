@@ -151,6 +151,7 @@ class TraceStore {
 
   std::string shard_blocks_dir() const;
   Status open_blocks();
+  Status open_wal();
   void start_timers();
   Status replay();
   static void on_tick(uv_timer_t* timer);
