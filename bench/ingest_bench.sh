@@ -15,8 +15,8 @@
 #            --connections C  --in-flight S  --spans-per-request N  --attrs N
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/spindle_ready.sh
-. "$root/bench/spindle_ready.sh"
+# shellcheck source=bench/bench_common.sh
+. "$root/bench/bench_common.sh"
 
 duration=10
 runs=3
@@ -74,18 +74,9 @@ loadgen_bin=${loadgen_bin:-$build_dir/bench/spindle-loadgen}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/spindle-ingest-bench.XXXXXX")
 server_pid=""
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-  # Only the server this script started, by its pid.
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
 trap cleanup EXIT
 
 clk_tck=$(getconf CLK_TCK)
-cpu_ticks() {  # utime+stime of a process, in clock ticks (fields 14 and 15; comm may contain spaces)
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 json_num() {  # json_num KEY FILE: first numeric value of "KEY": in the loadgen's one-line JSON
   grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2

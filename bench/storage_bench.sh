@@ -19,8 +19,8 @@
 #            --no-build  --spindle BIN  --loadgen BIN  --lookup BIN
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=bench/spindle_ready.sh
-. "$root/bench/spindle_ready.sh"
+# shellcheck source=bench/bench_common.sh
+. "$root/bench/bench_common.sh"
 
 spans=10000000
 phases="blocks head"
@@ -69,16 +69,9 @@ for b in "$spindle_bin" "$loadgen_bin" "$lookup_bin"; do [ -x "$b" ] || die "no 
 
 work=$(mktemp -d "${data_root:-${TMPDIR:-/tmp}}/spindle-storage-bench.XXXXXX")
 server_pid=""
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-cleanup() {
-  # Only the server this script started, by its pid.
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
 trap cleanup EXIT
 
 clk_tck=$(getconf CLK_TCK)
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss_mib() { awk -v k="$2" '$1 == k":" {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 json_num() { grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2; }
 now_s() { date +%s.%N; }

@@ -1,7 +1,20 @@
-# shellcheck shell=bash disable=SC2154  # server_pid is set by the sourcing script
-# Sourced by the benchmark scripts. await_spindle_ready LOG TIMEOUT_S: waits for the "spindle ready:" line a
-# starting spindle (pid $server_pid, stderr in LOG) prints once its listeners are bound, sets grpc_port and
-# query_port from it, then polls /ready until it answers 200 (after the WAL replay). Calls the script's die().
+# shellcheck shell=bash disable=SC2154  # server_pid and work are set by the sourcing script
+# Sourced by the benchmark scripts (which define die(), work and server_pid).
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+  # Only the server this script started, by its pid.
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+
+cpu_ticks() {  # utime+stime of a process, in clock ticks (fields 14 and 15; comm may contain spaces)
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+# await_spindle_ready LOG TIMEOUT_S: waits for the "spindle ready:" line a starting spindle (pid $server_pid, stderr
+# in LOG) prints once its listeners are bound, sets grpc_port and query_port from it, then polls /ready until it
+# answers 200 (after the WAL replay).
 await_spindle_ready() {
   local log=$1 timeout=$2 deadline line=""
   deadline=$((SECONDS + timeout))
