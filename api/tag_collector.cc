@@ -80,28 +80,6 @@ const std::vector<std::string_view>& intrinsic_tag_names() {
   return kNames;
 }
 
-AddResult BoundedStringSet::add(std::string_view s) {
-  if (values_.find(s) != values_.end()) {
-    ++stale_run_;
-    return AddResult::Known;
-  }
-  if (full_ || values_.size() >= max_entries_ || bytes_ + s.size() > max_bytes_) {
-    full_ = true;
-    return AddResult::Full;
-  }
-  values_.emplace(s);
-  bytes_ += s.size();
-  stale_run_ = 0;
-  if (values_.size() >= max_entries_) full_ = true;
-  return AddResult::Added;
-}
-
-void BoundedStringSet::merge(const BoundedStringSet& other) {
-  for (const std::string& s : other.values_) {
-    if (add(s) == AddResult::Full) break;
-  }
-}
-
 bool TagNames::full() const {
   for (size_t i = 0; i < kTagScopeCount; ++i) {
     if ((wanted & (1u << i)) != 0 && !scopes[i].full()) return false;
@@ -131,33 +109,9 @@ void collect_tag_names(const TraceModel& trace, const std::vector<uint8_t>* mask
   }
 }
 
-AddResult TagValueSet::add(std::string_view type, std::string_view value) {
-  TagValue probe{std::string(type), std::string(value)};
-  if (values_.count(probe) != 0) {
-    ++stale_run_;
-    return AddResult::Known;
-  }
-  if (full_ || values_.size() >= max_entries_ || bytes_ + value.size() > max_bytes_) {
-    full_ = true;
-    return AddResult::Full;
-  }
-  bytes_ += value.size();
-  values_.insert(std::move(probe));
-  stale_run_ = 0;
-  if (values_.size() >= max_entries_) full_ = true;
-  return AddResult::Added;
-}
-
 AddResult TagValueSet::add(const Static& value) {
   if (value.type == StaticType::Nil) return AddResult::Known;
-  TagValue v = tag_value_of(value);
-  return add(v.type, v.value);
-}
-
-void TagValueSet::merge(const TagValueSet& other) {
-  for (const TagValue& v : other.values_) {
-    if (add(v.type, v.value) == AddResult::Full) break;
-  }
+  return add(tag_value_of(value));
 }
 
 void collect_tag_values(const TraceModel& trace, const std::vector<uint8_t>* mask, const AttributeRef& ref,

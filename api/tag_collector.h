@@ -39,17 +39,51 @@ const std::vector<std::string_view>& intrinsic_tag_names();
 
 enum class AddResult : uint8_t { Added, Known, Full };
 
-// Distinct strings with bounds; counts consecutive already-known additions (for maxStaleValues).
-class BoundedStringSet {
+// A v2 tag value: its TraceQL type ("string", "int", "float", "bool", "duration", "keyword") and its text.
+struct TagValue {
+  std::string type;
+  std::string value;
+  bool operator<(const TagValue& o) const { return type != o.type ? type < o.type : value < o.value; }
+  bool operator==(const TagValue&) const = default;
+};
+
+// What an entry counts against a set's byte bound: its text.
+inline size_t bounded_cost(std::string_view s) { return s.size(); }
+inline size_t bounded_cost(const TagValue& v) { return v.value.size(); }
+
+// Distinct entries with bounds; counts consecutive already-known additions (for maxStaleValues).
+template <class T>
+class BoundedSet {
  public:
-  explicit BoundedStringSet(size_t max_entries = kMaxTagEntries, size_t max_bytes = kMaxTagBytes)
+  explicit BoundedSet(size_t max_entries = kMaxTagEntries, size_t max_bytes = kMaxTagBytes)
       : max_entries_(max_entries), max_bytes_(max_bytes) {}
-  AddResult add(std::string_view s);
+  // `key` is a T or anything the set can look up without building a T (a string_view for strings).
+  template <class K>
+  AddResult add(const K& key) {
+    if (values_.find(key) != values_.end()) {
+      ++stale_run_;
+      return AddResult::Known;
+    }
+    const size_t cost = bounded_cost(key);
+    if (full_ || values_.size() >= max_entries_ || bytes_ + cost > max_bytes_) {
+      full_ = true;
+      return AddResult::Full;
+    }
+    values_.emplace(key);
+    bytes_ += cost;
+    stale_run_ = 0;
+    if (values_.size() >= max_entries_) full_ = true;
+    return AddResult::Added;
+  }
   bool full() const { return full_; }
   size_t size() const { return values_.size(); }
   uint64_t stale_run() const { return stale_run_; }
-  const std::set<std::string, std::less<>>& values() const { return values_; }
-  void merge(const BoundedStringSet& other);
+  const std::set<T, std::less<>>& values() const { return values_; }
+  void merge(const BoundedSet& other) {
+    for (const T& v : other.values_) {
+      if (add(v) == AddResult::Full) break;
+    }
+  }
 
  private:
   size_t max_entries_;
@@ -57,8 +91,10 @@ class BoundedStringSet {
   size_t bytes_ = 0;
   bool full_ = false;
   uint64_t stale_run_ = 0;
-  std::set<std::string, std::less<>> values_;
+  std::set<T, std::less<>> values_;
 };
+
+using BoundedStringSet = BoundedSet<std::string>;
 
 struct TagNames {
   explicit TagNames(uint32_t wanted_scopes = kAllTagScopes, size_t max_per_scope = kMaxTagEntries)
@@ -77,33 +113,14 @@ struct TagNames {
 // Adds the attribute names of `trace` (see the file comment for `mask`).
 void collect_tag_names(const TraceModel& trace, const std::vector<uint8_t>* mask, TagNames& out);
 
-// A v2 tag value: its TraceQL type ("string", "int", "float", "bool", "duration", "keyword") and its text.
-struct TagValue {
-  std::string type;
-  std::string value;
-  bool operator<(const TagValue& o) const { return type != o.type ? type < o.type : value < o.value; }
-  bool operator==(const TagValue&) const = default;
-};
-
-class TagValueSet {
+class TagValueSet : public BoundedSet<TagValue> {
  public:
-  explicit TagValueSet(size_t max_entries = kMaxTagEntries, size_t max_bytes = kMaxTagBytes)
-      : max_entries_(max_entries), max_bytes_(max_bytes) {}
-  AddResult add(std::string_view type, std::string_view value);
+  using BoundedSet<TagValue>::BoundedSet;
+  using BoundedSet<TagValue>::add;
+  AddResult add(std::string_view type, std::string_view value) {
+    return add(TagValue{std::string(type), std::string(value)});
+  }
   AddResult add(const Static& value);  // Nil is ignored (reported as Known)
-  bool full() const { return full_; }
-  size_t size() const { return values_.size(); }
-  uint64_t stale_run() const { return stale_run_; }
-  const std::set<TagValue>& values() const { return values_; }
-  void merge(const TagValueSet& other);
-
- private:
-  size_t max_entries_;
-  size_t max_bytes_;
-  size_t bytes_ = 0;
-  bool full_ = false;
-  uint64_t stale_run_ = 0;
-  std::set<TagValue> values_;
 };
 
 // Adds the values of `ref` in `trace`: span/resource/event/link/instrumentation attributes by scope (unscoped:
