@@ -153,6 +153,7 @@ Result<std::shared_ptr<SearchJob>> make_search_job(const SearchParams& params, u
     auto compiled = CompiledQuery::compile(std::move(parsed).value());
     if (!compiled.ok()) return invalid_argument("invalid TraceQL query: " + compiled.status().message());
     job->query = std::move(compiled).value();
+    job->columns = QueryColumnFilter::build(job->query->query());
     for (const Hint& h : job->query->query().hints) {
       if (h.name == "most_recent" && h.value.type == StaticType::Bool) job->most_recent = h.value.int_value != 0;
     }
@@ -221,6 +222,7 @@ void handle_search_tags(Shard& shard, const HttpRequest& request, bool v2, Respo
   job->limit = params->limit == 0 ? kMaxTagEntries : std::min<size_t>(params->limit, kMaxTagEntries);
   job->max_stale = params->max_stale;
   if (v2) job->filter = compile_tag_filter(params->query);
+  if (job->filter) job->columns = QueryColumnFilter::build(job->filter->query());
   job->window = params->window;
   job->min_block_created_ns = min_block_created(params->window, wall_now_ns());
   fan_out_tags(shard, job,
@@ -254,6 +256,7 @@ void handle_search_tag_values(Shard& shard, const HttpRequest& request, std::str
     }
     job->tag = std::move(ref).value();
     job->filter = compile_tag_filter(params->query);
+    if (job->filter) job->columns = QueryColumnFilter::build(job->filter->query());
   } else {
     if (auto fixed = virtual_tag_values_v1(params->tag)) {
       respond(json_response(encode_tag_values_v1(*fixed, TagMetrics{})));

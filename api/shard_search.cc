@@ -43,11 +43,13 @@ class SearchScanSink final : public TraceScanSink {
     return job_->cancelled.load(std::memory_order_relaxed) ? Control::Stop : Control::Continue;
   }
 
+  const ColumnFilter* column_filter() const override { return job_->columns.get(); }
+
   void done(const TraceScanStats& stats) override {
     ShardSearchResult r;
     r.traces = combiner_.take();
     r.metrics.inspected_traces = stats.traces;
-    r.metrics.inspected_bytes = stats.bytes;
+    r.metrics.inspected_bytes = stats.bytes + stats.column_bytes;
     r.metrics.inspected_spans = spans_;
     r.metrics.total_blocks = stats.blocks;
     r.metrics.total_block_bytes = stats.block_bytes;
@@ -93,6 +95,8 @@ class TagScanSink final : public TraceScanSink {
     if (result_.values.full()) return false;
     return job_->max_stale == 0 || result_.values.stale_run() < job_->max_stale;
   }
+
+  const ColumnFilter* column_filter() const override { return job_->columns.get(); }
 
   void done(const TraceScanStats& stats) override {
     result_.metrics.inspected_bytes = stats.bytes;

@@ -17,6 +17,7 @@
 #include "api/search_params.h"
 #include "api/search_response.h"
 #include "api/tag_collector.h"
+#include "api/traceql/column_filter.h"
 #include "api/traceql/evaluator.h"
 #include "shards/work_item.h"
 
@@ -26,6 +27,7 @@ class TraceStore;
 
 struct SearchJob {
   std::shared_ptr<const CompiledQuery> query;  // TraceQL search; null = legacy tag search
+  std::shared_ptr<const QueryColumnFilter> columns;  // what blocks' search columns can rule out; may be null
   std::optional<LegacyTagSearch> legacy;
   uint32_t limit = kDefaultSearchLimit;
   uint32_t spss = kDefaultSpansPerSpanSet;
@@ -53,6 +55,7 @@ struct TagJob {
   size_t limit = kMaxTagEntries;           // per scope (names) or in total (values)
   uint32_t max_stale = 0;                  // stop after this many known names/values in a row (0 = off)
   std::shared_ptr<const CompiledQuery> filter;  // from `q`; null = every span
+  std::shared_ptr<const QueryColumnFilter> columns;  // from `filter`; may be null
   SearchWindow window;
   uint64_t min_block_created_ns = 0;
 };

@@ -1,10 +1,11 @@
 #pragma once
 // The on-disk layout of an immutable block, shared by BlockWriter and BlockReader.
 //
-// A block is a directory `<root>/<block-id>/` (block-id: a UUID, see block_meta.h) holding four files:
+// A block is a directory `<root>/<block-id>/` (block-id: a UUID, see block_meta.h) holding five files:
 //   data       the rows, in pages (page_codec.h): page i occupies bytes [offset_i, offset_i + size_i)
 //   index      one entry per page (below), ascending: binary search finds the only page that can hold an ID
 //   bloom      BloomFilter over every trace ID of the block (bloom_filter.h)
+//   search     search columns, one column page per data page (search_columns.h); optional when reading
 //   meta.json  BlockMeta (block_meta.h): time range and counts
 // The directory is written as `<root>/.tmp-<block-id>/` and renamed once every file is fsynced, so a block
 // directory without the prefix is always complete; `.tmp-` leftovers are garbage from a crash.

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/log.h"
+
 namespace spindle {
 namespace {
 
@@ -91,7 +93,64 @@ BlockReader::BlockReader(std::string dir, BlockMeta meta, std::vector<PageIndexE
       bloom_(std::move(bloom)),
       data_fd_(fd) {}
 
-BlockReader::~BlockReader() { ::close(data_fd_); }
+BlockReader::~BlockReader() {
+  ::close(data_fd_);
+  if (search_fd_ >= 0) ::close(search_fd_);
+}
+
+Status BlockReader::open_columns() {
+  std::string path = join(dir_, kBlockSearchFile);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status("open", path, errno);
+  struct stat st;
+  Status s;
+  if (::fstat(fd, &st) != 0) s = errno_status("stat", path, errno);
+  uint64_t size = s.is_ok() ? static_cast<uint64_t>(st.st_size) : 0;
+  if (s.is_ok() && size < kColumnTrailerSize) s = data_loss(path + ": shorter than its trailer");
+  std::string trailer(kColumnTrailerSize, '\0');
+  std::string footer;
+  if (s.is_ok()) s = pread_all(fd, trailer.data(), trailer.size(), size - kColumnTrailerSize, path);
+  if (s.is_ok()) {
+    auto footer_size = decode_column_trailer(trailer);
+    if (!footer_size.ok()) {
+      s = footer_size.status();
+    } else if (*footer_size > size - kColumnTrailerSize || *footer_size > kMaxIndexBytes) {
+      s = data_loss("search columns: footer size past the file");
+    } else {
+      footer.resize(*footer_size);
+      s = pread_all(fd, footer.data(), footer.size(), size - kColumnTrailerSize - footer.size(), path);
+    }
+  }
+  if (s.is_ok()) s = check_column_footer(footer, trailer);
+  if (s.is_ok()) {
+    s = decode_column_footer(footer, size - kColumnTrailerSize - footer.size(), column_summary_, column_index_);
+  }
+  if (s.is_ok() && column_index_.size() != index_.size()) {
+    s = data_loss("search columns: " + std::to_string(column_index_.size()) + " pages, the index has " +
+                  std::to_string(index_.size()));
+  }
+  for (size_t i = 0; s.is_ok() && i < index_.size(); ++i) {
+    if (column_index_[i].rows != index_[i].rows) s = data_loss("search columns: page row counts disagree");
+  }
+  if (!s.is_ok()) {
+    ::close(fd);
+    column_index_.clear();
+    return with_path(s, path);
+  }
+  search_fd_ = fd;
+  return Status::ok();
+}
+
+Status BlockReader::load_columns(size_t page, std::string& raw, ColumnPage& out) {
+  const ColumnPageEntry& e = column_index_[page];
+  std::string path = join(dir_, kBlockSearchFile);
+  page_buf_.resize(e.size);
+  SPINDLE_RETURN_IF_ERROR(pread_all(search_fd_, page_buf_.data(), e.size, e.offset, path));
+  Status s = codec_.decode(page_buf_, raw);
+  if (s.is_ok()) s = out.decode(raw, e.rows);
+  if (!s.is_ok()) return with_path(s, path + " page " + std::to_string(page));
+  return Status::ok();
+}
 
 Result<std::unique_ptr<BlockReader>> BlockReader::open(const std::string& dir) {
   std::string meta_path = join(dir, kBlockMetaFile);
@@ -130,8 +189,16 @@ Result<std::unique_ptr<BlockReader>> BlockReader::open(const std::string& dir) {
     return data_loss(data_path + ": " + std::to_string(st.st_size) + " bytes, meta.json says " +
                      std::to_string(meta->data_bytes));
   }
-  return std::unique_ptr<BlockReader>(
+  std::unique_ptr<BlockReader> reader(
       new BlockReader(dir, std::move(*meta), std::move(*index), std::move(*bloom), fd));
+  // Columns only speed searches up: a block whose columns are missing (written before they existed) or damaged
+  // is still read whole.
+  Status columns = reader->open_columns();
+  if (!columns.is_ok() && columns.code() != StatusCode::NotFound) {
+    log_warn("block %s: search columns unusable, searches decode its traces: %s", dir.c_str(),
+             columns.message().c_str());
+  }
+  return reader;
 }
 
 Status BlockReader::load_page(size_t page, std::string& raw, std::vector<BlockRow>& rows) {

@@ -21,6 +21,7 @@
 #include "storage/block_meta.h"
 #include "storage/bloom_filter.h"
 #include "storage/page_codec.h"
+#include "storage/search_columns.h"
 
 namespace spindle {
 
@@ -61,16 +62,30 @@ class BlockReader {
   Result<std::optional<std::string>> find(const TraceId& id);
   Cursor cursor() { return Cursor(this); }
 
- private:
-  BlockReader(std::string dir, BlockMeta meta, std::vector<PageIndexEntry> index, BloomFilter bloom, int fd);
+  size_t pages() const { return index_.size(); }
   // Reads, decodes and splits page `page` into `rows` (views into `raw`).
   Status load_page(size_t page, std::string& raw, std::vector<BlockRow>& rows);
+
+  // Search columns (search_columns.h). A block without a `search` file, or with one that fails its checks at
+  // open (logged), has none and is searched by decoding its traces.
+  bool has_columns() const { return search_fd_ >= 0; }
+  const ColumnBlockSummary& column_summary() const { return column_summary_; }
+  const std::vector<ColumnPageEntry>& column_index() const { return column_index_; }
+  // Reads and decodes the column page of data page `page` into `out` (views into `raw`).
+  Status load_columns(size_t page, std::string& raw, ColumnPage& out);
+
+ private:
+  BlockReader(std::string dir, BlockMeta meta, std::vector<PageIndexEntry> index, BloomFilter bloom, int fd);
+  Status open_columns();
 
   std::string dir_;
   BlockMeta meta_;
   std::vector<PageIndexEntry> index_;
   BloomFilter bloom_;
   int data_fd_;
+  int search_fd_ = -1;
+  ColumnBlockSummary column_summary_;
+  std::vector<ColumnPageEntry> column_index_;
   PageCodec codec_;
   std::string page_buf_;
   std::string raw_buf_;

@@ -74,9 +74,11 @@ BlockWriter::BlockWriter(std::string root, BlockWriteOptions options)
 BlockWriter::~BlockWriter() { abandon(); }
 
 void BlockWriter::abandon() {
-  if (data_fd_ >= 0) {
-    ::close(data_fd_);
-    data_fd_ = -1;
+  for (int* fd : {&data_fd_, &search_fd_}) {
+    if (*fd >= 0) {
+      ::close(*fd);
+      *fd = -1;
+    }
   }
   if (started_) {
     std::error_code ec;
@@ -104,6 +106,9 @@ Status BlockWriter::start() {
   std::string data_path = join(tmp_dir_, kBlockDataFile);
   data_fd_ = ::open(data_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (data_fd_ < 0) return errno_status("create", data_path, errno);
+  std::string search_path = join(tmp_dir_, kBlockSearchFile);
+  search_fd_ = ::open(search_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (search_fd_ < 0) return errno_status("create", search_path, errno);
   return Status::ok();
 }
 
@@ -127,6 +132,8 @@ Status BlockWriter::add(const TraceId& id, std::string_view trace_pb) {
     SPINDLE_RETURN_IF_ERROR(flush_page());
   }
   if (page_.empty()) current_ = PageIndexEntry{id, id, meta_.data_bytes, 0, 0};
+  // summarize_trace accepted the bytes, so the column walk (a subset of the same checks) does too.
+  SPINDLE_RETURN_IF_ERROR(columns_.add_row(trace_pb, sum.start_ns, sum.end_ns));
   append_row(id, sum.start_ns, sum.end_ns, trace_pb, page_);
   current_.last = id;
   ++current_.rows;
@@ -150,6 +157,17 @@ Status BlockWriter::flush_page() {
   meta_.data_bytes += encoded_.size();
   ++meta_.pages;
   page_.clear();
+  // The page's search columns, same rows, to the `search` file.
+  ColumnPageEntry column_entry;
+  std::string columns = columns_.take_page(column_entry);
+  encoded_.clear();
+  s = codec_.encode(columns, encoded_);
+  if (s.is_ok()) s = write_all(search_fd_, encoded_, join(tmp_dir_, kBlockSearchFile));
+  if (!s.is_ok()) return fail(s);
+  column_entry.offset = search_bytes_;
+  column_entry.size = static_cast<uint32_t>(encoded_.size());
+  search_bytes_ += encoded_.size();
+  column_index_.push_back(column_entry);
   return Status::ok();
 }
 
@@ -160,6 +178,14 @@ Status BlockWriter::seal() {
   int rc = ::close(data_fd_);
   data_fd_ = -1;
   if (rc != 0) return errno_status("close", data_path, errno);
+  std::string search_path = join(tmp_dir_, kBlockSearchFile);
+  std::string footer = encode_column_footer(columns_.summary(), column_index_);
+  footer += encode_column_trailer(footer);
+  SPINDLE_RETURN_IF_ERROR(write_all(search_fd_, footer, search_path));
+  if (::fsync(search_fd_) != 0) return errno_status("fsync", search_path, errno);
+  rc = ::close(search_fd_);
+  search_fd_ = -1;
+  if (rc != 0) return errno_status("close", search_path, errno);
 
   BloomFilter bloom(ids_.size(), options_.bloom_fp_rate);
   for (const TraceId& id : ids_) bloom.add(id);

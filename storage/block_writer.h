@@ -19,6 +19,7 @@
 #include "storage/block_format.h"
 #include "storage/block_meta.h"
 #include "storage/page_codec.h"
+#include "storage/search_columns.h"
 
 namespace spindle {
 
@@ -67,6 +68,7 @@ class BlockWriter {
   PageCodec codec_;
   BlockMeta meta_;
   int data_fd_ = -1;
+  int search_fd_ = -1;  // the `search` file: column pages, then the footer (search_columns.h)
   bool started_ = false;
   bool spent_ = false;
   Status error_;  // sticky I/O failure
@@ -75,6 +77,9 @@ class BlockWriter {
   PageIndexEntry current_;
   std::vector<PageIndexEntry> index_;
   std::vector<TraceId> ids_;
+  ColumnPageBuilder columns_;
+  std::vector<ColumnPageEntry> column_index_;
+  uint64_t search_bytes_ = 0;
 };
 
 }  // namespace spindle

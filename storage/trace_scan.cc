@@ -10,9 +10,15 @@
 
 namespace spindle {
 
-struct TraceScan::CursorState {
+struct TraceScan::BlockState {
   std::shared_ptr<BlockReader> block;
-  BlockReader::Cursor cursor;
+  size_t next_page = 0;
+  std::string raw;
+  std::vector<BlockRow> rows;
+  size_t pos = 0;                   // next row of `rows`
+  std::vector<uint8_t> candidates;  // per row of `rows`; empty = every row
+  std::string column_raw;
+  ColumnPage columns;
 };
 
 void TraceScan::start(TraceStore& store, const TraceScanOptions& options, std::unique_ptr<TraceScanSink> sink) {
@@ -25,6 +31,7 @@ void TraceScan::start(TraceStore& store, const TraceScanOptions& options, std::u
 TraceScan::TraceScan(TraceStore& store, const TraceScanOptions& options, std::unique_ptr<TraceScanSink> sink)
     : store_(store), options_(options), sink_(std::move(sink)) {
   if (options_.slice_traces == 0) options_.slice_traces = 1;
+  filter_ = sink_->column_filter();
   // The snapshot: recent IDs (head, then cuts in progress, without repeats) and the block list.
   store_.head_.live_trace_ids(recent_);
   const HeadStore::HeadCut* cuts[2] = {store_.building_.get(), store_.written_.get()};
@@ -115,30 +122,37 @@ bool TraceScan::step_recent() {
 }
 
 bool TraceScan::step_blocks() {
-  // Rows outside the window cost little; a few dozen of them count as one step.
+  // Rows and pages ruled out cost little; several of them count as one step (a page load as 16 rows).
   for (int skipped = 0; skipped < 64;) {
-    if (!cursor_) {
+    if (!block_) {
       if (next_block_ >= blocks_.size()) return false;
       std::shared_ptr<BlockReader> block = blocks_[next_block_++];
+      if (filter_ != nullptr && block->has_columns() && !filter_->may_match_block(block->column_summary())) {
+        ++stats_.blocks_pruned;
+        ++skipped;
+        continue;
+      }
       ++stats_.blocks;
       stats_.block_bytes += block->meta().data_bytes;
-      BlockReader::Cursor c = block->cursor();
-      cursor_.reset(new CursorState{std::move(block), std::move(c)});
+      block_ = std::make_unique<BlockState>();
+      block_->block = std::move(block);
     }
-    auto more = cursor_->cursor.next();
-    if (!more.ok()) {
-      // A damaged page: what the other blocks hold still counts. The rest of this block is skipped.
-      ++stats_.read_errors;
-      ++store_.stats_.block_read_errors;
-      log_error("search: block %s: %s", cursor_->block->meta().block_id.c_str(), more.status().message().c_str());
-      cursor_.reset();
+    BlockState& b = *block_;
+    if (b.pos >= b.rows.size()) {
+      if (b.next_page >= b.block->pages()) {
+        block_.reset();
+        continue;
+      }
+      next_page(b);
+      skipped += 16;
       continue;
     }
-    if (!*more) {
-      cursor_.reset();
+    size_t i = b.pos++;
+    if (!b.candidates.empty() && b.candidates[i] == 0) {
+      ++skipped;
       continue;
     }
-    const BlockRow& row = cursor_->cursor.row();
+    const BlockRow& row = b.rows[i];
     if (row.end_ns < options_.start_ns || (options_.end_ns != 0 && row.start_ns > options_.end_ns)) {
       ++skipped;
       continue;
@@ -150,10 +164,60 @@ bool TraceScan::step_blocks() {
   return true;
 }
 
+void TraceScan::next_page(BlockState& b) {
+  const size_t page = b.next_page++;
+  b.rows.clear();
+  b.pos = 0;
+  b.candidates.clear();
+  BlockReader& block = *b.block;
+  if (filter_ != nullptr && block.has_columns()) {
+    const ColumnPageEntry& entry = block.column_index()[page];
+    if (!filter_->may_match_page(entry)) {
+      ++stats_.pages_pruned;
+      return;
+    }
+    stats_.column_bytes += entry.size;
+    Status s = block.load_columns(page, b.column_raw, b.columns);
+    if (s.is_ok()) {
+      filter_->match_rows(b.columns, b.candidates);
+      bool any = false;
+      for (size_t r = 0; r < b.candidates.size(); ++r) {
+        const ColumnPage::Row& row = b.columns.rows[r];
+        if (row.end_ns < options_.start_ns || (options_.end_ns != 0 && row.start_ns > options_.end_ns)) {
+          b.candidates[r] = 0;
+        }
+        any = any || b.candidates[r] != 0;
+      }
+      if (!any) {
+        ++stats_.pages_pruned;
+        return;
+      }
+    } else {
+      // Damaged columns: the traces themselves may still be fine; decode them all.
+      ++stats_.read_errors;
+      ++store_.stats_.block_read_errors;
+      log_error("search: block %s: %s", block.meta().block_id.c_str(), s.message().c_str());
+      b.candidates.clear();
+    }
+  }
+  Status s = block.load_page(page, b.raw, b.rows);
+  if (!s.is_ok()) {
+    // A damaged page: what the other blocks hold still counts. The rest of this block is skipped.
+    ++stats_.read_errors;
+    ++store_.stats_.block_read_errors;
+    log_error("search: block %s: %s", block.meta().block_id.c_str(), s.message().c_str());
+    b.rows.clear();
+    b.next_page = block.pages();
+    return;
+  }
+  ++stats_.pages_read;
+  if (!b.candidates.empty() && b.candidates.size() != b.rows.size()) b.candidates.clear();
+}
+
 void TraceScan::finish() {
   finished_ = true;
   uv_idle_stop(&idle_);
-  cursor_.reset();
+  block_.reset();
   blocks_.clear();
   known_.clear();
   std::unique_ptr<TraceScanSink> sink = std::move(sink_);

@@ -14,6 +14,10 @@
 //      blocks' readers, so compaction or retention removing a block meanwhile does not disturb it (its files
 //      stay readable through the open descriptor); blocks written by compaction during the scan are not
 //      visited (their rows came from blocks already being visited).
+//      With a ColumnFilter from the sink, blocks that have search columns (search_columns.h) are pruned first:
+//      whole blocks by their summary, pages by their entry, and rows by their columns; only pages with a
+//      candidate row are decompressed and only candidate rows are visited. The sink still evaluates every
+//      visited piece: the filter only rules out, it never decides a match.
 // A trace may therefore be visited more than once: once for its recent piece and once per block holding an
 // older piece. Callers evaluate per piece and merge results by trace ID, as Tempo does per block.
 //
@@ -41,6 +45,7 @@ namespace spindle {
 
 class TraceStore;
 class BlockReader;
+class ColumnFilter;
 
 struct TraceScanOptions {
   // Blocks and block rows must overlap [start_ns, end_ns] (inclusive); end_ns 0 = unbounded. Recent pieces are
@@ -60,6 +65,12 @@ struct TraceScanStats {
   uint64_t block_bytes = 0;  // their data bytes
   uint64_t read_errors = 0;  // damaged pages met (the rest of that block is skipped, logged)
   uint64_t slices = 0;
+  // Column pruning: blocks passed over by their summary, data pages left undecoded (summary or no candidate
+  // row), data pages decoded, and column page bytes read.
+  uint64_t blocks_pruned = 0;
+  uint64_t pages_pruned = 0;
+  uint64_t pages_read = 0;
+  uint64_t column_bytes = 0;
 };
 
 class TraceScanSink {
@@ -72,6 +83,9 @@ class TraceScanSink {
   // current slice without visiting anything and asks again on the next loop iteration (a sink that must wait,
   // e.g. for a slow client; the loop keeps iterating meanwhile, so only for short waits).
   virtual Control control() { return Control::Continue; }
+  // Rules out blocks, pages and rows by their search columns; null = visit everything. Polled once at start;
+  // it must stay valid until done().
+  virtual const ColumnFilter* column_filter() const { return nullptr; }
   // The last call; the sink is destroyed after it returns.
   virtual void done(const TraceScanStats& stats) = 0;
 };
@@ -89,6 +103,9 @@ class TraceScan {
   bool step();
   bool step_recent();
   bool step_blocks();
+  struct BlockState;
+  // Moves `b` to its next data page: decodes it, unless the column filter rules every row out.
+  void next_page(BlockState& b);
   void finish();
 
   TraceStore& store_;
@@ -106,8 +123,8 @@ class TraceScan {
   std::vector<std::shared_ptr<BlockReader>> known_;
   std::unordered_set<const BlockReader*> known_blocks_;
   size_t next_block_ = 0;
-  struct CursorState;
-  std::unique_ptr<CursorState> cursor_;
+  std::unique_ptr<BlockState> block_;
+  const ColumnFilter* filter_ = nullptr;
 };
 
 }  // namespace spindle

@@ -454,6 +454,7 @@ void TraceStore::submit_cut() {
   job->write.shard_count = options_.shard_count;
   job->write.level = 0;
   job->write.zstd_level = 1;
+  job->write.page_bytes = options_.block_page_bytes;
   job->cut = written_.get();
   start_job(std::move(job));
 }
@@ -622,6 +623,7 @@ bool TraceStore::start_compaction(uint64_t wall_now_ns) {
   job->write.shard = options_.shard;
   job->write.shard_count = options_.shard_count;
   job->write.zstd_level = 3;
+  job->write.page_bytes = options_.block_page_bytes;
   uint32_t level = 0;
   for (size_t i : chosen) {
     Block& b = blocks_[i];

@@ -66,6 +66,7 @@ struct TraceStoreOptions {
   uint64_t retention_ms = 14ull * 24 * 3600 * 1000;
   uint64_t compaction_window_ms = 3600 * 1000;
   uint32_t compaction_inputs = 4;
+  uint32_t block_page_bytes = 128 << 10;  // BlockWriteOptions::page_bytes (tests make it small for many pages)
   WalFileOps wal_file_ops;  // fault injection for tests
 };
 

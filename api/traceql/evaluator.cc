@@ -18,6 +18,13 @@
 #include "core/trace_id.h"
 
 namespace spindle {
+
+std::unique_ptr<RE2> make_traceql_regex(std::string_view pattern) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  return std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------------------------------
@@ -291,16 +298,10 @@ Val lookup(const Ctx& c, const AttributeRef& ref) {
 // Operators
 // ---------------------------------------------------------------------------------------------------------
 
-std::unique_ptr<RE2> make_regex(std::string_view pattern) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  return std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
-}
-
 bool regex_match(const RE2* precompiled, std::string_view text, std::string_view pattern) {
   re2::StringPiece input(text.data(), text.size());
   if (precompiled != nullptr) return RE2::FullMatch(input, *precompiled);
-  std::unique_ptr<RE2> re = make_regex(pattern);  // pattern from the data: compiled per use
+  std::unique_ptr<RE2> re = make_traceql_regex(pattern);  // pattern from the data: compiled per use
   return re->ok() && RE2::FullMatch(input, *re);
 }
 
@@ -309,68 +310,17 @@ bool regex_match(const RE2* precompiled, std::string_view text, std::string_view
 // included, is false.
 bool compare_scalars(Op op, const Val& l, const Val& r, const RE2* re) {
   if (is_numeric(l.type) && is_numeric(r.type)) {
-    if (is_integral(l.type) && is_integral(r.type)) {
-      switch (op) {
-        case Op::Eq:
-          return l.i == r.i;
-        case Op::Neq:
-          return l.i != r.i;
-        case Op::Lt:
-          return l.i < r.i;
-        case Op::Lte:
-          return l.i <= r.i;
-        case Op::Gt:
-          return l.i > r.i;
-        case Op::Gte:
-          return l.i >= r.i;
-        default:
-          return false;
-      }
-    }
-    double a = as_double(l);
-    double b = as_double(r);
-    switch (op) {
-      case Op::Eq:
-        return a == b;
-      case Op::Neq:
-        return a != b;
-      case Op::Lt:
-        return a < b;
-      case Op::Lte:
-        return a <= b;
-      case Op::Gt:
-        return a > b;
-      case Op::Gte:
-        return a >= b;
-      default:
-        return false;
-    }
+    if (is_integral(l.type) && is_integral(r.type)) return compare_ordered(op, l.i, r.i);
+    return compare_ordered(op, as_double(l), as_double(r));
   }
   if (l.type != r.type) return false;
   switch (l.type) {
     case StaticType::String: {
       std::string_view a = l.str();
       std::string_view b = r.str();
-      switch (op) {
-        case Op::Eq:
-          return a == b;
-        case Op::Neq:
-          return a != b;
-        case Op::Lt:
-          return a < b;
-        case Op::Lte:
-          return a <= b;
-        case Op::Gt:
-          return a > b;
-        case Op::Gte:
-          return a >= b;
-        case Op::Regex:
-          return regex_match(re, a, b);
-        case Op::NotRegex:
-          return !regex_match(re, a, b);
-        default:
-          return false;
-      }
+      if (op == Op::Regex) return regex_match(re, a, b);
+      if (op == Op::NotRegex) return !regex_match(re, a, b);
+      return compare_ordered(op, a, b);
     }
     case StaticType::Bool:
     case StaticType::Status:
@@ -1022,7 +972,7 @@ Status compile_field(const FieldExpr& e, Node& out) {
     }
     if ((b.op == Op::Regex || b.op == Op::NotRegex) && st.rhs->kind == Node::Kind::Const &&
         st.rhs->value.type == StaticType::String) {
-      st.re = make_regex(st.rhs->value.str());
+      st.re = make_traceql_regex(st.rhs->value.str());
       if (!st.re->ok())
         return invalid_argument("invalid regex: " + to_string(*b.rhs) + ": " + st.re->error());
     }

@@ -39,7 +39,36 @@
 #include "api/traceql/trace_model.h"
 #include "core/result.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace spindle {
+
+// A TraceQL regex (`=~`, `!~`: RE2, matched against the whole value). Check ok() before use. The column filter
+// compiles its regexes here too, so both judge a value alike.
+std::unique_ptr<re2::RE2> make_traceql_regex(std::string_view pattern);
+
+// `a op b` for the six comparison operators; false for any other operator.
+template <class T>
+bool compare_ordered(Op op, const T& a, const T& b) {
+  switch (op) {
+    case Op::Eq:
+      return a == b;
+    case Op::Neq:
+      return a != b;
+    case Op::Lt:
+      return a < b;
+    case Op::Lte:
+      return a <= b;
+    case Op::Gt:
+      return a > b;
+    case Op::Gte:
+      return a >= b;
+    default:
+      return false;
+  }
+}
 
 struct SpansetResult {
   std::vector<uint32_t> spans;  // indexes into TraceModel::spans, ascending

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/search_columns.h"
 #include "storage/trace_store.h"
 #include "tests/storage/block_test_util.h"
 #include "tests/storage/test_loop.h"
@@ -75,6 +76,7 @@ struct Recording {
   size_t stop_after = SIZE_MAX;
   bool done = false;
   TraceScanStats stats;
+  const ColumnFilter* filter = nullptr;
 };
 
 class RecordingSink final : public TraceScanSink {
@@ -88,6 +90,7 @@ class RecordingSink final : public TraceScanSink {
     if (r_.stop_now) return Control::Stop;
     return r_.paused ? Control::Yield : Control::Continue;
   }
+  const ColumnFilter* column_filter() const override { return r_.filter; }
   void done(const TraceScanStats& stats) override {
     r_.stats = stats;
     r_.done = true;
@@ -95,6 +98,30 @@ class RecordingSink final : public TraceScanSink {
 
  private:
   Recording& r_;
+};
+
+// Keeps traces with a span named `name`: blocks by their name dictionary, rows by their spans' names.
+class SpanNameFilter final : public ColumnFilter {
+ public:
+  explicit SpanNameFilter(std::string name) : name_(std::move(name)) {}
+  bool may_match_block(const ColumnBlockSummary& s) const override {
+    const auto& d = s.dicts[static_cast<size_t>(StringColumn::Name)];
+    return d.overflow || std::find(d.values.begin(), d.values.end(), name_) != d.values.end();
+  }
+  bool may_match_page(const ColumnPageEntry&) const override { return true; }
+  void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const override {
+    const auto& dict = page.dicts[static_cast<size_t>(StringColumn::Name)];
+    candidates.assign(page.rows.size(), 0);
+    for (size_t r = 0; r < page.rows.size(); ++r) {
+      for (uint32_t i = 0; i < page.rows[r].span_count; ++i) {
+        uint32_t v = page.spans[page.rows[r].first_span + i].str[static_cast<size_t>(StringColumn::Name)];
+        if (v >= kFirstDictString && dict[v - kFirstDictString] == name_) candidates[r] = 1;
+      }
+    }
+  }
+
+ private:
+  std::string name_;
 };
 
 // Visits per trace: the sorted span-name lists of its pieces.
@@ -116,6 +143,7 @@ class TraceScanTest : public ::testing::Test {
     o.idle_ms = kHourMs;
     o.max_live_ms = 10 * kHourMs;
     o.compaction_inputs = 2;
+    o.block_page_bytes = 2000;  // blocks of many pages
     store_ = std::make_unique<TraceStore>(loop_.get(), o);
     Status s = store_->open();
     ASSERT_TRUE(s.is_ok()) << s.to_string();
@@ -181,6 +209,41 @@ TEST_F(TraceScanTest, VisitsTheRecentPieceAndEachBlockPiece) {
   EXPECT_GT(r.stats.bytes, 0u);
   EXPECT_GT(r.stats.block_bytes, 0u);
   EXPECT_EQ(r.stats.read_errors, 0u);
+}
+
+TEST_F(TraceScanTest, ColumnFilterSkipsBlocksPagesAndRows) {
+  std::vector<std::pair<TraceId, uint64_t>> spans;
+  for (uint32_t i = 0; i < 200; ++i) spans.push_back({id_of(i), i == 137 ? 7 : 1});
+  append(batch_of(spans));
+  cut();
+  ASSERT_EQ(store_->block_count(), 1u);
+
+  SpanNameFilter op7("op-7");
+  Recording r;
+  r.filter = &op7;
+  start(r);
+  finish(r);
+  ASSERT_EQ(r.visits.size(), 1u);
+  EXPECT_EQ(r.visits[0].first, id_of(137));
+  EXPECT_EQ(r.stats.pages_read, 1u);
+  EXPECT_GE(r.stats.pages_pruned, 10u);  // 200 traces in 2000-byte pages
+  EXPECT_GT(r.stats.column_bytes, 0u);
+
+  SpanNameFilter op9("op-9");
+  Recording none;
+  none.filter = &op9;
+  start(none);
+  finish(none);
+  EXPECT_TRUE(none.visits.empty());
+  EXPECT_EQ(none.stats.blocks_pruned, 1u);
+  EXPECT_EQ(none.stats.pages_read + none.stats.pages_pruned, 0u);
+
+  Recording all;  // without a filter every row is read
+  start(all);
+  finish(all);
+  EXPECT_EQ(all.visits.size(), 200u);
+  EXPECT_EQ(all.stats.pages_pruned, 0u);
+  EXPECT_EQ(all.stats.pages_read, r.stats.pages_read + r.stats.pages_pruned);
 }
 
 TEST_F(TraceScanTest, WorksInSlicesAndStops) {

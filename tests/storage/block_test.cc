@@ -25,16 +25,6 @@ std::vector<std::string> list_dir(const std::string& dir) {
   return names;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
 // `count` random traces, sorted by ID, in merge normal form.
 std::map<TraceId, std::string> make_traces(int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -225,7 +215,7 @@ TEST(BlockTest, WritesAtomicallyAndCleansUpAbandonedWriters) {
   EXPECT_TRUE(is_valid_block_id(meta->block_id));
   EXPECT_EQ(list_dir(root), std::vector<std::string>{meta->block_id});
   EXPECT_EQ(list_dir(root + "/" + meta->block_id),
-            (std::vector<std::string>{"bloom", "data", "index", "meta.json"}));
+            (std::vector<std::string>{"bloom", "data", "index", "meta.json", "search"}));
   auto parsed = BlockMeta::parse(read_file(root + "/" + meta->block_id + "/meta.json"));
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->to_json(), meta->to_json());

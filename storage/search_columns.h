@@ -1,0 +1,162 @@
+#pragma once
+// Search columns: what search needs of every span in a block, stored apart from the traces so a selective query
+// reads a few bytes per span instead of decoding every trace (Tempo's parquet columns, reduced to the fields
+// searches filter on most). A block's `search` file (block_format.h) holds one column page per data page, for
+// the same rows in the same order, and a footer with per-block and per-page summaries.
+//
+// Columns, per span:
+//   service      the span's resource's first `service.name` attribute, when it is a plain string_value
+//   name         the span name (the last `name` field, as TraceModel reads it)
+//   http_method  the span's first `http.method` attribute, when it is a plain string_value
+//   status       Status.code (1 ok, 2 error, anything else unset), kind (0..5, others unspecified)
+//   duration     end - start, 0 when end < start (TraceQL's `duration`)
+// String columns are dictionary-encoded per page: value 0 = "unknown" (the attribute is there but not a plain
+// string, or its KeyValue is oddly encoded), 1 = absent, i >= 2 = the page dictionary's entry i - 2. Unknown
+// never decides a condition: filters treat it as "may match". Absent is TraceQL's nil (every comparison of
+// it with a string is false).
+//
+// Column page (decompressed; encoded with PageCodec; integers are protobuf varints unless noted):
+//   3 dictionaries (service, name, http_method): count n, then n × (length, bytes)
+//   per row, in data-page order:
+//     start_ns, end_ns - start_ns (the row's time range, as in the data page), span count S
+//     S × (service, name, http_method, status | kind << 2 (one byte), duration)
+//
+// `search` file: the column pages back to back, then the footer, then a 16-byte trailer.
+//   footer (integers little endian):
+//     0    4   magic "SPCL"
+//     4    4   format version (1)
+//     8    4   page count P
+//     12   4   reserved, 0
+//     16   ... block summary: min duration u64, max duration u64, status mask u8, kind mask u8, then per string
+//              column: flags u8 (bit 0: more distinct values than kMaxBlockDictValues, the list is partial;
+//              bit 1: some span's value is unknown; bit 2: some span's is absent), count u32,
+//              count × (length u32, bytes), sorted bytewise
+//     ...  P × 38 bytes: page offset u64, page size u32, rows u32, spans u32, min duration u64, max duration
+//              u64, status mask u8, kind mask u8 (bit s set = some span of the page has status/kind s)
+//   trailer: footer size u32, XXH3-64 of the footer u64, magic "SPCE"
+// A block written before columns existed has no `search` file; it is searched by decoding its traces.
+//
+// Everything read back is untrusted: structural errors are DataLoss.
+// Thread safety: plain values and pure functions; ColumnFilter implementations are immutable and shared.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+
+namespace spindle {
+
+inline constexpr std::string_view kBlockSearchFile = "search";
+inline constexpr size_t kColumnTrailerSize = 16;
+// Distinct values per string column listed in a block summary; past this the list is marked partial.
+inline constexpr size_t kMaxBlockDictValues = 1024;
+
+enum class StringColumn : uint8_t { Service = 0, Name = 1, HttpMethod = 2 };
+inline constexpr size_t kStringColumns = 3;
+inline constexpr uint32_t kUnknownString = 0;
+inline constexpr uint32_t kAbsentString = 1;
+inline constexpr uint32_t kFirstDictString = 2;
+
+struct SpanColumns {
+  uint32_t str[kStringColumns] = {0, 0, 0};  // kUnknownString, kAbsentString or kFirstDictString + index
+  uint8_t status = 0;                        // 0 unset, 1 ok, 2 error
+  uint8_t kind = 0;                          // 0..5
+  uint64_t duration_ns = 0;
+};
+
+struct ColumnPageEntry {
+  uint64_t offset = 0;
+  uint32_t size = 0;
+  uint32_t rows = 0;
+  uint32_t spans = 0;
+  uint64_t min_duration_ns = UINT64_MAX;
+  uint64_t max_duration_ns = 0;
+  uint8_t status_mask = 0;
+  uint8_t kind_mask = 0;
+};
+
+struct ColumnBlockSummary {
+  uint64_t min_duration_ns = UINT64_MAX;
+  uint64_t max_duration_ns = 0;
+  uint8_t status_mask = 0;
+  uint8_t kind_mask = 0;
+  struct Dictionary {
+    bool overflow = false;
+    bool unknown = false;             // some span's value is unknown
+    bool absent = false;              // some span's value is absent
+    std::vector<std::string> values;  // sorted
+  };
+  Dictionary dicts[kStringColumns];
+};
+
+// One decoded column page. Views point into the decoded bytes given to decode().
+struct ColumnPage {
+  std::vector<std::string_view> dicts[kStringColumns];
+  struct Row {
+    uint64_t start_ns = 0;
+    uint64_t end_ns = 0;
+    uint32_t first_span = 0;  // into spans
+    uint32_t span_count = 0;
+  };
+  std::vector<Row> rows;
+  std::vector<SpanColumns> spans;
+
+  // Replaces the contents with `raw` (a decompressed column page) expected to hold `rows` rows.
+  Status decode(std::string_view raw, uint32_t rows);
+
+ private:
+  Status decode_rows(std::string_view raw, uint32_t rows);
+};
+
+// Builds one column page at a time and the block summary over all of them (BlockWriter's side).
+class ColumnPageBuilder {
+ public:
+  // Walks a serialized tempopb.Trace and appends its row. InvalidArgument on malformed protobuf (nothing is
+  // appended then).
+  Status add_row(std::string_view trace_pb, uint64_t start_ns, uint64_t end_ns);
+  bool empty() const { return rows_ == 0; }
+  // The raw page (to be encoded by PageCodec) and its entry (offset/size left for the caller); resets the page.
+  std::string take_page(ColumnPageEntry& entry);
+  const ColumnBlockSummary& summary() const { return summary_; }
+
+ private:
+  uint32_t intern(StringColumn column, std::string_view value);
+
+  struct Dict {
+    std::unordered_map<std::string, uint32_t> index;
+    std::vector<std::string_view> order;  // views of index's keys
+  };
+  Dict dicts_[kStringColumns];
+  std::string rows_bytes_;
+  std::vector<SpanColumns> scratch_;
+  uint32_t rows_ = 0;
+  bool unknown_[kStringColumns] = {false, false, false};
+  bool absent_[kStringColumns] = {false, false, false};
+  ColumnPageEntry entry_;
+  ColumnBlockSummary summary_;
+};
+
+std::string encode_column_footer(const ColumnBlockSummary& summary, const std::vector<ColumnPageEntry>& entries);
+// `footer` excludes the trailer; `file_size` is the whole file's, to check the entries' bounds.
+Status decode_column_footer(std::string_view footer, uint64_t file_size, ColumnBlockSummary& summary,
+                            std::vector<ColumnPageEntry>& entries);
+std::string encode_column_trailer(std::string_view footer);
+// The footer size named by a trailer, after checking its magic. The checksum is checked by check_column_footer.
+Result<uint32_t> decode_column_trailer(std::string_view trailer);
+Status check_column_footer(std::string_view footer, std::string_view trailer);
+
+// What a search asks of the columns (the TraceQL side implements it: api/traceql/column_filter.h). Each call
+// may only say "no" when no trace there can match; "maybe" always is a safe answer. Implementations are
+// immutable: any number of scans on any shards call them concurrently.
+class ColumnFilter {
+ public:
+  virtual ~ColumnFilter() = default;
+  virtual bool may_match_block(const ColumnBlockSummary& summary) const = 0;
+  virtual bool may_match_page(const ColumnPageEntry& entry) const = 0;
+  // candidates[r] = 1 for every row r of `page` that may match, 0 for those that cannot.
+  virtual void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const = 0;
+};
+
+}  // namespace spindle
