@@ -76,11 +76,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/spindle-ingest-bench.XXXXXX")
 server_pid=""
 trap cleanup EXIT
 
-clk_tck=$(getconf CLK_TCK)
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
-json_num() {  # json_num KEY FILE: first numeric value of "KEY": in the loadgen's one-line JSON
-  grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2
-}
 json_errors() { grep -o '"errors_by_status":{[^}]*}' "$1" | cut -d: -f2- ; }
 
 # start_server SHARDS ACK LOG: starts spindle on free loopback ports with -wal.ack=ACK; sets server_pid,

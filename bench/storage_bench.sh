@@ -71,19 +71,6 @@ work=$(mktemp -d "${data_root:-${TMPDIR:-/tmp}}/spindle-storage-bench.XXXXXX")
 server_pid=""
 trap cleanup EXIT
 
-clk_tck=$(getconf CLK_TCK)
-rss_mib() { awk -v k="$2" '$1 == k":" {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-json_num() { grep -o "\"$1\":[0-9.eE+-]*" "$2" | head -1 | cut -d: -f2; }
-now_s() { date +%s.%N; }
-metrics() { curl -fsS --max-time 10 "http://127.0.0.1:$query_port/metrics"; }
-# metric FILE NAME: sum of every sample of NAME (any labels) in a /metrics dump.
-metric() { awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%.0f\n", s}' "$1"; }
-metric_max() { awk -v n="$2" 'index($1, n "{") == 1 && $2 > m {m = $2} END {print m + 0}' "$1"; }
-levels() {  # "level:blocks" for every non-empty level
-  awk '/^spindle_storage_blocks\{/ && $2 > 0 {match($1, /"[0-9]+"/); printf "L%s:%s ", substr($1, RSTART + 1,
-       RLENGTH - 2), $2}' "$1"
-}
-
 # start_server CONFIG DATA LOG: spindle on free loopback ports (-head.max-bytes=$head_bytes); sets server_pid,
 # grpc_port, query_port and ready_s (seconds from exec to the first /ready = 200, polled every 20 ms).
 start_server() {
@@ -177,26 +164,7 @@ for phase in $phases; do
   ingest "$phase"
 
   if [ "$phase" = blocks ]; then
-    # Settled: no span in the head, the blocks and compaction counters unchanged and the server idle (< 0.05
-    # core) over the last 10 s. Polled once a second, bounded by --settle-timeout.
-    deadline=$((SECONDS + settle_timeout))
-    last_sig="" stable_since=$SECONDS last_ticks=$(cpu_ticks "$server_pid") last_t=$SECONDS settled=0
-    while [ $SECONDS -lt $deadline ]; do
-      sleep 1
-      metrics >"$work/m.txt"
-      sig="$(metric "$work/m.txt" spindle_head_spans) $(levels "$work/m.txt")$(metric "$work/m.txt" spindle_storage_compactions_total)"
-      if [ "$sig" != "$last_sig" ]; then
-        last_sig=$sig stable_since=$SECONDS last_ticks=$(cpu_ticks "$server_pid") last_t=$SECONDS
-        continue
-      fi
-      if [ "$(metric "$work/m.txt" spindle_head_spans)" = 0 ] && [ $((SECONDS - stable_since)) -ge 10 ]; then
-        idle=$(awk -v t=$(($(cpu_ticks "$server_pid") - last_ticks)) -v hz="$clk_tck" -v s=$((SECONDS - last_t)) \
-               'BEGIN {print (t / hz / s < 0.05) ? 1 : 0}')
-        if [ "$idle" = 1 ]; then settled=1; break; fi
-        last_ticks=$(cpu_ticks "$server_pid") last_t=$SECONDS
-      fi
-    done
-    [ $settled = 1 ] || die "blocks: storage did not settle within $settle_timeout s (last: $last_sig)"
+    await_settled "$settle_timeout"
     settle_s=$(awk -v a="$t_ingest" -v b="$(now_s)" -v i="$(json_num seconds "$work/$phase.json")" \
                'BEGIN {printf "%.0f", b - a - i}')
     received=$(metric "$work/m.txt" 'spindle_receiver_bytes_total')
