@@ -104,6 +104,13 @@ void render_storage_metrics(Exposition& e, const std::vector<ShardSnapshot>& sha
        [](const TraceStoreStats& s) { return s.retention_deleted_blocks; }},
       {"spindle_storage_block_read_errors_total", "Lookups that met a damaged block page (logged).",
        [](const TraceStoreStats& s) { return s.block_read_errors; }},
+      {"spindle_search_block_pages_read_total", "Block data pages searches decoded.",
+       [](const TraceStoreStats& s) { return s.search_pages_read; }},
+      {"spindle_search_block_pages_pruned_total",
+       "Block data pages searches left undecoded because their search columns ruled every trace out.",
+       [](const TraceStoreStats& s) { return s.search_pages_pruned; }},
+      {"spindle_search_blocks_pruned_total", "Blocks searches skipped whole by their search column summary.",
+       [](const TraceStoreStats& s) { return s.search_blocks_pruned; }},
       {"spindle_storage_blocks_skipped_total", "Unreadable blocks skipped at start (left on disk, logged).",
        [](const TraceStoreStats& s) { return s.blocks_skipped_at_open; }},
   };

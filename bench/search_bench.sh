@@ -10,14 +10,14 @@
 #   2. With a third loadgen sending --background-rate spans/s the whole time, each query runs --runs times
 #      (sequential curl, GET /api/search?q=...&limit=20&start&end over the whole data): median, min, max
 #      wall time, traces returned and the response's inspectedTraces/inspectedBytes.
-#   3. The same again after restarting the server with every block's `search` file deleted: searches then
-#      decode every trace, which is what the columns save.
+#   3. The same again after restarting the server with every block's `search` file deleted (and compaction
+#      off, so it does not write them back): searches then decode every trace, which is what the columns save.
 #
 #   bench/search_bench.sh          10 M spans; appends the report to bench/RESULTS.md
 #   options: --spans N (default 10000000)  --shards N (2)  --runs N (11)  --background-rate N (spans/s, 50000)
 #            --settle-timeout S (900)  --data-dir DIR (default: a fresh directory under $TMPDIR; a real disk)
 #            --out FILE (default bench/RESULTS.md; '' to skip)  --build-dir DIR (default build-release)
-#            --no-build  --spindle BIN  --loadgen BIN
+#            --no-build  --spindle BIN  --loadgen BIN  --keep (leave the work directory, logs and data)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/bench_common.sh
@@ -32,6 +32,7 @@ data_root=""
 out="$root/bench/RESULTS.md"
 build_dir="$root/build-release"
 build=1
+keep=0
 spindle_bin=""
 loadgen_bin=""
 
@@ -47,6 +48,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --no-build) build=0; shift ;;
+    --keep) keep=1; shift ;;
     --spindle) spindle_bin=$2; shift 2 ;;
     --loadgen) loadgen_bin=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -70,7 +72,16 @@ stop_loadgens() {
   for p in "${loadgen_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   loadgen_pids=()
 }
-trap 'stop_loadgens; cleanup' EXIT
+on_exit() {
+  stop_loadgens
+  if [ $keep = 1 ]; then
+    [ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null
+    echo "search_bench: kept $work" >&2
+  else
+    cleanup
+  fi
+}
+trap on_exit EXIT
 
 data="$work/data"
 config="$work/spindle.yaml"
@@ -172,14 +183,17 @@ report="$work/report.md"
 
 background ingest --rate "$background_rate"
 query_rows "with columns" >>"$report"
+metrics >"$work/metrics.columns.txt"
 stop_loadgens
 stop_server
 
-# The same blocks without their columns.
+# The same blocks without their columns. Compaction is switched off: it would write the columns back.
 find "$data/blocks" -name search -delete
+printf 'ingester:\n  trace_idle_period: 1s\n  flush_check_period: 1s\nspindle:\n  compaction:\n    inputs: 64\n' >"$config"
 start_server "$work/server2.log"
 background ingest2 --rate "$background_rate"
 query_rows "columns deleted" >>"$report"
+metrics >"$work/metrics.nocolumns.txt"
 stop_loadgens
 stop_server
 

@@ -14,7 +14,7 @@ namespace {
 
 constexpr char kFooterMagic[4] = {'S', 'P', 'C', 'L'};
 constexpr char kTrailerMagic[4] = {'S', 'P', 'C', 'E'};
-constexpr uint32_t kColumnVersion = 1;
+constexpr uint32_t kColumnVersion = 2;
 constexpr size_t kFooterHeaderSize = 16;
 constexpr size_t kColumnEntrySize = 38;
 
@@ -196,11 +196,11 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
           break;
         case StringAttr::State::Absent:
           c.str[col] = kAbsentString;
-          absent_[col] = true;
+          entry_.values[col].absent = true;
           break;
         case StringAttr::State::Unknown:
           c.str[col] = kUnknownString;
-          unknown_[col] = true;
+          entry_.values[col].unknown = true;
           break;
       }
       w.put_varint(c.str[col]);
@@ -223,33 +223,37 @@ std::string ColumnPageBuilder::take_page(ColumnPageEntry& entry) {
   WireWriter w(out);
   for (size_t col = 0; col < kStringColumns; ++col) {
     Dict& d = dicts_[col];
+    ColumnValueSet& page_values = entry_.values[col];
+    std::vector<std::string>& block_dict = summary_.dicts[col];
     w.put_varint(d.order.size());
-    ColumnBlockSummary::Dictionary& block = summary_.dicts[col];
-    block.unknown = block.unknown || unknown_[col];
-    block.absent = block.absent || absent_[col];
-    unknown_[col] = false;
-    absent_[col] = false;
     for (std::string_view v : d.order) {
       w.put_varint(v.size());
       out.append(v);
-      if (block.overflow) continue;
-      auto it = std::lower_bound(block.values.begin(), block.values.end(), v);
-      if (it != block.values.end() && *it == v) continue;
-      if (block.values.size() >= kMaxBlockDictValues) {
-        block.overflow = true;
-      } else {
-        block.values.insert(it, std::string(v));
+      auto it = block_ids_[col].find(std::string(v));
+      if (it == block_ids_[col].end()) {
+        if (block_dict.size() >= kMaxBlockDictValues) {
+          page_values.overflow = true;
+          continue;
+        }
+        it = block_ids_[col].emplace(std::string(v), static_cast<uint16_t>(block_dict.size())).first;
+        block_dict.emplace_back(v);
       }
+      page_values.ids.push_back(it->second);
     }
+    std::sort(page_values.ids.begin(), page_values.ids.end());
+    ColumnValueSet& block_values = summary_.values[col];
+    block_values.overflow = block_values.overflow || page_values.overflow;
+    block_values.unknown = block_values.unknown || page_values.unknown;
+    block_values.absent = block_values.absent || page_values.absent;
     d.order.clear();
     d.index.clear();
   }
   out.append(rows_bytes_);
-  entry = entry_;
-  summary_.min_duration_ns = std::min(summary_.min_duration_ns, entry_.min_duration_ns);
-  summary_.max_duration_ns = std::max(summary_.max_duration_ns, entry_.max_duration_ns);
-  summary_.status_mask |= entry_.status_mask;
-  summary_.kind_mask |= entry_.kind_mask;
+  entry = std::move(entry_);
+  summary_.min_duration_ns = std::min(summary_.min_duration_ns, entry.min_duration_ns);
+  summary_.max_duration_ns = std::max(summary_.max_duration_ns, entry.max_duration_ns);
+  summary_.status_mask |= entry.status_mask;
+  summary_.kind_mask |= entry.kind_mask;
   entry_ = ColumnPageEntry{};
   rows_bytes_.clear();
   rows_ = 0;
@@ -310,6 +314,37 @@ Status ColumnPage::decode_rows(std::string_view raw, uint32_t row_count) {
   return Status::ok();
 }
 
+namespace {
+
+void encode_value_set(const ColumnValueSet& v, std::string& out) {
+  out.push_back(static_cast<char>((v.overflow ? 1 : 0) | (v.unknown ? 2 : 0) | (v.absent ? 4 : 0)));
+  append_le<uint16_t>(out, static_cast<uint16_t>(v.ids.size()));
+  for (uint16_t id : v.ids) append_le<uint16_t>(out, id);
+}
+
+// Reads from `in` at `pos`; ids must name entries of a dictionary of `dict_size` values.
+Status decode_value_set(std::string_view in, size_t& pos, size_t dict_size, ColumnValueSet& v) {
+  if (in.size() - pos < 3) return truncated("value set");
+  const uint8_t flags = static_cast<uint8_t>(in[pos]);
+  v.overflow = (flags & 1) != 0;
+  v.unknown = (flags & 2) != 0;
+  v.absent = (flags & 4) != 0;
+  const size_t n = load_le<uint16_t>(in.data() + pos + 1);
+  pos += 3;
+  if (in.size() - pos < 2 * n) return truncated("value set");
+  v.ids.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    v.ids[i] = load_le<uint16_t>(in.data() + pos + 2 * i);
+    if (v.ids[i] >= dict_size || (i > 0 && v.ids[i] <= v.ids[i - 1])) {
+      return data_loss("search columns: value set ids out of range or order");
+    }
+  }
+  pos += 2 * n;
+  return Status::ok();
+}
+
+}  // namespace
+
 std::string encode_column_footer(const ColumnBlockSummary& summary, const std::vector<ColumnPageEntry>& entries) {
   std::string out(kFooterMagic, sizeof kFooterMagic);
   append_le<uint32_t>(out, kColumnVersion);
@@ -319,10 +354,12 @@ std::string encode_column_footer(const ColumnBlockSummary& summary, const std::v
   append_le<uint64_t>(out, summary.max_duration_ns);
   out.push_back(static_cast<char>(summary.status_mask));
   out.push_back(static_cast<char>(summary.kind_mask));
-  for (const ColumnBlockSummary::Dictionary& d : summary.dicts) {
-    out.push_back(static_cast<char>((d.overflow ? 1 : 0) | (d.unknown ? 2 : 0) | (d.absent ? 4 : 0)));
-    append_le<uint32_t>(out, static_cast<uint32_t>(d.values.size()));
-    for (const std::string& v : d.values) {
+  for (size_t col = 0; col < kStringColumns; ++col) {
+    ColumnValueSet flags_only = summary.values[col];
+    flags_only.ids.clear();
+    encode_value_set(flags_only, out);
+    append_le<uint32_t>(out, static_cast<uint32_t>(summary.dicts[col].size()));
+    for (const std::string& v : summary.dicts[col]) {
       append_le<uint32_t>(out, static_cast<uint32_t>(v.size()));
       out.append(v);
     }
@@ -336,6 +373,7 @@ std::string encode_column_footer(const ColumnBlockSummary& summary, const std::v
     append_le<uint64_t>(out, e.max_duration_ns);
     out.push_back(static_cast<char>(e.status_mask));
     out.push_back(static_cast<char>(e.kind_mask));
+    for (const ColumnValueSet& v : e.values) encode_value_set(v, out);
   }
   return out;
 }
@@ -358,29 +396,29 @@ Status decode_column_footer(std::string_view footer, uint64_t file_size, ColumnB
   summary.status_mask = static_cast<uint8_t>(footer[pos + 16]);
   summary.kind_mask = static_cast<uint8_t>(footer[pos + 17]);
   pos += 18;
-  for (ColumnBlockSummary::Dictionary& d : summary.dicts) {
-    if (footer.size() - pos < 5) return truncated("block dictionary");
-    d.overflow = (footer[pos] & 1) != 0;
-    d.unknown = (footer[pos] & 2) != 0;
-    d.absent = (footer[pos] & 4) != 0;
-    uint64_t n = load_le<uint32_t>(footer.data() + pos + 1);
-    pos += 5;
+  for (size_t col = 0; col < kStringColumns; ++col) {
+    SPINDLE_RETURN_IF_ERROR(decode_value_set(footer, pos, 0, summary.values[col]));
+    if (footer.size() - pos < 4) return truncated("block dictionary");
+    uint64_t n = load_le<uint32_t>(footer.data() + pos);
+    pos += 4;
     if (n > kMaxBlockDictValues) return data_loss("search columns: block dictionary too large");
     for (uint64_t i = 0; i < n; ++i) {
       if (footer.size() - pos < 4) return truncated("block dictionary");
       uint64_t len = load_le<uint32_t>(footer.data() + pos);
       pos += 4;
       if (footer.size() - pos < len) return truncated("block dictionary");
-      d.values.emplace_back(footer.substr(pos, len));
+      summary.dicts[col].emplace_back(footer.substr(pos, len));
       pos += len;
     }
   }
-  if ((footer.size() - pos) != pages * kColumnEntrySize) {
-    return data_loss("search columns: footer size does not match " + std::to_string(pages) + " pages");
+  // Each entry takes at least its fixed part and three empty value sets: a count beyond that is corrupt.
+  if (pages > (footer.size() - pos) / (kColumnEntrySize + 3 * kStringColumns)) {
+    return data_loss("search columns: footer too short for " + std::to_string(pages) + " pages");
   }
   entries.assign(pages, ColumnPageEntry{});
   uint64_t next_offset = 0;
   for (ColumnPageEntry& e : entries) {
+    if (footer.size() - pos < kColumnEntrySize) return truncated("page entry");
     const char* p = footer.data() + pos;
     e.offset = load_le<uint64_t>(p);
     e.size = load_le<uint32_t>(p + 8);
@@ -391,11 +429,15 @@ Status decode_column_footer(std::string_view footer, uint64_t file_size, ColumnB
     e.status_mask = static_cast<uint8_t>(p[36]);
     e.kind_mask = static_cast<uint8_t>(p[37]);
     pos += kColumnEntrySize;
+    for (size_t col = 0; col < kStringColumns; ++col) {
+      SPINDLE_RETURN_IF_ERROR(decode_value_set(footer, pos, summary.dicts[col].size(), e.values[col]));
+    }
     if (e.offset != next_offset || e.size == 0 || e.offset + e.size > file_size) {
       return data_loss("search columns: page bounds out of order or past the file");
     }
     next_offset += e.size;
   }
+  if (pos != footer.size()) return data_loss("search columns: trailing bytes after the last page entry");
   return Status::ok();
 }
 

@@ -24,21 +24,26 @@
 // `search` file: the column pages back to back, then the footer, then a 16-byte trailer.
 //   footer (integers little endian):
 //     0    4   magic "SPCL"
-//     4    4   format version (1)
+//     4    4   format version (2)
 //     8    4   page count P
 //     12   4   reserved, 0
 //     16   ... block summary: min duration u64, max duration u64, status mask u8, kind mask u8, then per string
-//              column: flags u8 (bit 0: more distinct values than kMaxBlockDictValues, the list is partial;
-//              bit 1: some span's value is unknown; bit 2: some span's is absent), count u32,
-//              count × (length u32, bytes), sorted bytewise
-//     ...  P × 38 bytes: page offset u64, page size u32, rows u32, spans u32, min duration u64, max duration
-//              u64, status mask u8, kind mask u8 (bit s set = some span of the page has status/kind s)
+//              column a value set (below) and the block dictionary: count u32, count × (length u32, bytes),
+//              in id order (first seen first), at most kMaxBlockDictValues
+//     ...  P × page entry: page offset u64, page size u32, rows u32, spans u32, min duration u64, max duration
+//              u64, status mask u8, kind mask u8 (bit s set = some span of the page has status/kind s), then
+//              per string column a value set
+//   value set: flags u8 (bit 0: some value is not in the block dictionary, which was full; bit 1: some
+//              span's value is unknown; bit 2: some span's is absent), count u16, count × u16 block
+//              dictionary ids (in a block summary: count 0, the dictionary lists the values)
 //   trailer: footer size u32, XXH3-64 of the footer u64, magic "SPCE"
+// So a page whose spans cannot match a string condition is skipped from the footer alone, without reading it.
 // A block written before columns existed has no `search` file; it is searched by decoding its traces.
 //
 // Everything read back is untrusted: structural errors are DataLoss.
 // Thread safety: plain values and pure functions; ColumnFilter implementations are immutable and shared.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -50,7 +55,7 @@ namespace spindle {
 
 inline constexpr std::string_view kBlockSearchFile = "search";
 inline constexpr size_t kColumnTrailerSize = 16;
-// Distinct values per string column listed in a block summary; past this the list is marked partial.
+// Distinct values per string column in a block dictionary; values past this are "not in the dictionary".
 inline constexpr size_t kMaxBlockDictValues = 1024;
 
 enum class StringColumn : uint8_t { Service = 0, Name = 1, HttpMethod = 2 };
@@ -66,6 +71,14 @@ struct SpanColumns {
   uint64_t duration_ns = 0;
 };
 
+// Which values of one string column occur in a page (or a block).
+struct ColumnValueSet {
+  bool overflow = false;      // some value is not in the block dictionary (it was full)
+  bool unknown = false;       // some span's value is unknown
+  bool absent = false;        // some span's value is absent
+  std::vector<uint16_t> ids;  // block dictionary ids, ascending (pages only)
+};
+
 struct ColumnPageEntry {
   uint64_t offset = 0;
   uint32_t size = 0;
@@ -75,6 +88,7 @@ struct ColumnPageEntry {
   uint64_t max_duration_ns = 0;
   uint8_t status_mask = 0;
   uint8_t kind_mask = 0;
+  ColumnValueSet values[kStringColumns];
 };
 
 struct ColumnBlockSummary {
@@ -82,13 +96,8 @@ struct ColumnBlockSummary {
   uint64_t max_duration_ns = 0;
   uint8_t status_mask = 0;
   uint8_t kind_mask = 0;
-  struct Dictionary {
-    bool overflow = false;
-    bool unknown = false;             // some span's value is unknown
-    bool absent = false;              // some span's value is absent
-    std::vector<std::string> values;  // sorted
-  };
-  Dictionary dicts[kStringColumns];
+  ColumnValueSet values[kStringColumns];          // flags only: every dictionary value occurs
+  std::vector<std::string> dicts[kStringColumns];  // by id
 };
 
 // One decoded column page. Views point into the decoded bytes given to decode().
@@ -129,11 +138,10 @@ class ColumnPageBuilder {
     std::vector<std::string_view> order;  // views of index's keys
   };
   Dict dicts_[kStringColumns];
+  std::unordered_map<std::string, uint16_t> block_ids_[kStringColumns];
   std::string rows_bytes_;
   std::vector<SpanColumns> scratch_;
   uint32_t rows_ = 0;
-  bool unknown_[kStringColumns] = {false, false, false};
-  bool absent_[kStringColumns] = {false, false, false};
   ColumnPageEntry entry_;
   ColumnBlockSummary summary_;
 };
@@ -147,16 +155,25 @@ std::string encode_column_trailer(std::string_view footer);
 Result<uint32_t> decode_column_trailer(std::string_view trailer);
 Status check_column_footer(std::string_view footer, std::string_view trailer);
 
-// What a search asks of the columns (the TraceQL side implements it: api/traceql/column_filter.h). Each call
-// may only say "no" when no trace there can match; "maybe" always is a safe answer. Implementations are
-// immutable: any number of scans on any shards call them concurrently.
+// What a search asks of the columns (the TraceQL side implements it: api/traceql/column_filter.h). Every answer
+// may only be "no" when no trace there can match; "maybe" always is a safe answer.
+//
+// A ColumnFilter is immutable: any number of scans on any shards use it concurrently. Each scan asks it for a
+// ColumnBlockFilter per block (judging the block's dictionaries once), used by that scan only.
+class ColumnBlockFilter {
+ public:
+  virtual ~ColumnBlockFilter() = default;
+  virtual bool block_may_match() const = 0;
+  virtual bool page_may_match(const ColumnPageEntry& entry) const = 0;
+  // candidates[r] = 1 for every row r of `page` that may match, 0 for those that cannot.
+  virtual void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const = 0;
+};
+
 class ColumnFilter {
  public:
   virtual ~ColumnFilter() = default;
-  virtual bool may_match_block(const ColumnBlockSummary& summary) const = 0;
-  virtual bool may_match_page(const ColumnPageEntry& entry) const = 0;
-  // candidates[r] = 1 for every row r of `page` that may match, 0 for those that cannot.
-  virtual void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const = 0;
+  // `summary` must outlive the returned filter.
+  virtual std::unique_ptr<ColumnBlockFilter> for_block(const ColumnBlockSummary& summary) const = 0;
 };
 
 }  // namespace spindle

@@ -19,6 +19,7 @@ struct TraceScan::BlockState {
   std::vector<uint8_t> candidates;  // per row of `rows`; empty = every row
   std::string column_raw;
   ColumnPage columns;
+  std::unique_ptr<ColumnBlockFilter> judge;  // null: no filter, or the block has no columns
 };
 
 void TraceScan::start(TraceStore& store, const TraceScanOptions& options, std::unique_ptr<TraceScanSink> sink) {
@@ -127,15 +128,21 @@ bool TraceScan::step_blocks() {
     if (!block_) {
       if (next_block_ >= blocks_.size()) return false;
       std::shared_ptr<BlockReader> block = blocks_[next_block_++];
-      if (filter_ != nullptr && block->has_columns() && !filter_->may_match_block(block->column_summary())) {
-        ++stats_.blocks_pruned;
-        ++skipped;
-        continue;
+      std::unique_ptr<ColumnBlockFilter> judge;
+      if (filter_ != nullptr && block->has_columns()) {
+        judge = filter_->for_block(block->column_summary());
+        if (!judge->block_may_match()) {
+          ++stats_.blocks_pruned;
+          ++store_.stats_.search_blocks_pruned;
+          ++skipped;
+          continue;
+        }
       }
       ++stats_.blocks;
       stats_.block_bytes += block->meta().data_bytes;
       block_ = std::make_unique<BlockState>();
       block_->block = std::move(block);
+      block_->judge = std::move(judge);
     }
     BlockState& b = *block_;
     if (b.pos >= b.rows.size()) {
@@ -170,16 +177,17 @@ void TraceScan::next_page(BlockState& b) {
   b.pos = 0;
   b.candidates.clear();
   BlockReader& block = *b.block;
-  if (filter_ != nullptr && block.has_columns()) {
+  if (b.judge) {
     const ColumnPageEntry& entry = block.column_index()[page];
-    if (!filter_->may_match_page(entry)) {
+    if (!b.judge->page_may_match(entry)) {
       ++stats_.pages_pruned;
+      ++store_.stats_.search_pages_pruned;
       return;
     }
     stats_.column_bytes += entry.size;
     Status s = block.load_columns(page, b.column_raw, b.columns);
     if (s.is_ok()) {
-      filter_->match_rows(b.columns, b.candidates);
+      b.judge->match_rows(b.columns, b.candidates);
       bool any = false;
       for (size_t r = 0; r < b.candidates.size(); ++r) {
         const ColumnPage::Row& row = b.columns.rows[r];
@@ -190,6 +198,7 @@ void TraceScan::next_page(BlockState& b) {
       }
       if (!any) {
         ++stats_.pages_pruned;
+        ++store_.stats_.search_pages_pruned;
         return;
       }
     } else {
@@ -211,6 +220,7 @@ void TraceScan::next_page(BlockState& b) {
     return;
   }
   ++stats_.pages_read;
+  ++store_.stats_.search_pages_read;
   if (!b.candidates.empty() && b.candidates.size() != b.rows.size()) b.candidates.clear();
 }
 

@@ -15,8 +15,8 @@
 //      stay readable through the open descriptor); blocks written by compaction during the scan are not
 //      visited (their rows came from blocks already being visited).
 //      With a ColumnFilter from the sink, blocks that have search columns (search_columns.h) are pruned first:
-//      whole blocks by their summary, pages by their entry, and rows by their columns; only pages with a
-//      candidate row are decompressed and only candidate rows are visited. The sink still evaluates every
+//      whole blocks by their summary, pages by their footer entry (without reading them), and rows by their
+//      columns; only pages with a candidate row are decompressed and only candidate rows are visited. The sink still evaluates every
 //      visited piece: the filter only rules out, it never decides a match.
 // A trace may therefore be visited more than once: once for its recent piece and once per block holding an
 // older piece. Callers evaluate per piece and merge results by trace ID, as Tempo does per block.

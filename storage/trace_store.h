@@ -92,6 +92,10 @@ struct TraceStoreStats {
   uint64_t compaction_errors = 0;
   uint64_t retention_deleted_blocks = 0;
   uint64_t block_read_errors = 0;  // lookups that met a corrupt page
+  // Searches over blocks (TraceScan): data pages decoded, and pages and blocks their search columns ruled out.
+  uint64_t search_pages_read = 0;
+  uint64_t search_pages_pruned = 0;
+  uint64_t search_blocks_pruned = 0;
   uint64_t storage_refusals = 0;   // appends refused because the WAL could not take them
   // How late the store's 100 ms tick fires: how long the shard's loop was kept from polling (by ingest, queries,
   // cut slices, anything on that loop). Per-bucket counts (not cumulative), and the worst seen.

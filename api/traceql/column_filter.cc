@@ -313,13 +313,20 @@ Tri QueryColumnFilter::judge_summary(uint32_t cond, const Summary& s) const {
     case Cond::Kind::Not:
       return negate(judge_summary(c.a, s));
     case Cond::Kind::String: {
-      if (s.block == nullptr) return Tri::Maybe;
-      const ColumnBlockSummary::Dictionary& d = s.block->dicts[static_cast<size_t>(c.column)];
-      if (d.overflow || d.unknown || (d.absent && !c.absent_is_no)) return Tri::Maybe;
+      const ColumnValueSet& vs = s.values[static_cast<size_t>(c.column)];
+      if (vs.overflow || vs.unknown || (vs.absent && !c.absent_is_no)) return Tri::Maybe;
+      const std::vector<uint8_t>& verdict = (*s.verdicts)[cond];
       size_t hits = 0;
-      for (const std::string& v : d.values) hits += string_matches(c, v) ? 1 : 0;
+      size_t total = 0;
+      if (s.all_dict_values) {
+        for (uint8_t v : verdict) hits += v;
+        total = verdict.size();
+      } else {
+        for (uint16_t id : vs.ids) hits += verdict[id];
+        total = vs.ids.size();
+      }
       if (hits == 0) return Tri::No;
-      return hits == d.values.size() && !d.absent ? Tri::Yes : Tri::Maybe;
+      return hits == total && !vs.absent ? Tri::Yes : Tri::Maybe;
     }
     case Cond::Kind::StatusIn:
       return judge_mask(s.status_mask, c.mask);
@@ -346,16 +353,43 @@ bool QueryColumnFilter::need_summary(uint32_t need, const Summary& s) const {
   return true;
 }
 
-bool QueryColumnFilter::may_match_block(const ColumnBlockSummary& summary) const {
-  Summary s{summary.min_duration_ns, summary.max_duration_ns, summary.status_mask, summary.kind_mask, &summary,
-            summary.status_mask == 0};
-  return need_summary(root_, s);
-}
+// One block, for one scan: the block's dictionaries judged once.
+class QueryBlockFilter final : public ColumnBlockFilter {
+ public:
+  QueryBlockFilter(const QueryColumnFilter& f, const ColumnBlockSummary& summary) : f_(f) {
+    verdicts_.resize(f.conds_.size());
+    for (size_t i = 0; i < f.conds_.size(); ++i) {
+      const Cond& c = f.conds_[i];
+      if (c.kind != Cond::Kind::String) continue;
+      const std::vector<std::string>& dict = summary.dicts[static_cast<size_t>(c.column)];
+      verdicts_[i].resize(dict.size());
+      for (size_t d = 0; d < dict.size(); ++d) verdicts_[i][d] = f.string_matches(c, dict[d]) ? 1 : 0;
+    }
+    QueryColumnFilter::Summary s{summary.min_duration_ns, summary.max_duration_ns, summary.status_mask,
+                                 summary.kind_mask, summary.values, true, &verdicts_, summary.status_mask == 0};
+    block_match_ = f.need_summary(f.root_, s);
+  }
 
-bool QueryColumnFilter::may_match_page(const ColumnPageEntry& entry) const {
-  Summary s{entry.min_duration_ns, entry.max_duration_ns, entry.status_mask, entry.kind_mask, nullptr,
-            entry.spans == 0};
-  return need_summary(root_, s);
+  bool block_may_match() const override { return block_match_; }
+
+  bool page_may_match(const ColumnPageEntry& entry) const override {
+    QueryColumnFilter::Summary s{entry.min_duration_ns, entry.max_duration_ns, entry.status_mask, entry.kind_mask,
+                                 entry.values, false, &verdicts_, entry.spans == 0};
+    return f_.need_summary(f_.root_, s);
+  }
+
+  void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const override {
+    f_.match_rows(page, candidates);
+  }
+
+ private:
+  const QueryColumnFilter& f_;
+  QueryColumnFilter::DictVerdicts verdicts_;
+  bool block_match_ = true;
+};
+
+std::unique_ptr<ColumnBlockFilter> QueryColumnFilter::for_block(const ColumnBlockSummary& summary) const {
+  return std::make_unique<QueryBlockFilter>(*this, summary);
 }
 
 Tri QueryColumnFilter::judge_span(uint32_t cond, const SpanColumns& span,

@@ -7,12 +7,13 @@
 //     duration, of `resource.service.name` and of `span.http.method` (or `.http.method`) with literals,
 //     combined by `&&`, `||`, `!`. Anything else (other attributes, parent., arithmetic, nil) is "maybe". A
 //     scoped attribute that is absent is nil, which no comparison with a string satisfies.
-//     It is judged in three-valued logic (no / yes / maybe) on a span's columns, on a page's summary
-//     (status/kind masks, duration range) and on a block's (those plus its dictionaries).
+//     It is judged in three-valued logic (no / yes / maybe) on a span's columns, on a page's summary (status and
+//     kind masks, duration range, which dictionary values occur) and on a block's.
 //   - what the query needs of a trace: a spanset filter needs some span whose condition is not "no"; `&&`, the
 //     structural operators and their union forms need both sides; `||` needs either; the negated structural
 //     operators need their right side; a pipeline needs its first stage. Anything else needs nothing.
-// String conditions are judged once per dictionary entry, so a span costs table lookups, not string compares.
+// String conditions are judged once per block dictionary value (for page summaries) and once per page dictionary
+// value (for spans), so a page or a span costs table lookups, not string compares.
 // Regexes are RE2 full matches compiled with make_traceql_regex, exactly as the evaluator judges them.
 //
 // Thread safety: immutable once built; shared by every shard's scans.
@@ -36,9 +37,7 @@ class QueryColumnFilter final : public ColumnFilter {
   static std::shared_ptr<const QueryColumnFilter> build(const Query& query);
   ~QueryColumnFilter() override;
 
-  bool may_match_block(const ColumnBlockSummary& summary) const override;
-  bool may_match_page(const ColumnPageEntry& entry) const override;
-  void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const override;
+  std::unique_ptr<ColumnBlockFilter> for_block(const ColumnBlockSummary& summary) const override;
 
   // Three-valued answers.
   enum class Tri : uint8_t { No = 0, Yes = 1, Maybe = 2 };
@@ -67,13 +66,18 @@ class QueryColumnFilter final : public ColumnFilter {
  private:
   QueryColumnFilter() = default;
   friend class ColumnFilterBuilder;
+  friend class QueryBlockFilter;
 
+  // Per condition, per block dictionary id: 1 if the value satisfies it (String conditions only).
+  using DictVerdicts = std::vector<std::vector<uint8_t>>;
   // Page-level and block-level judgement of a condition: No = no span there satisfies it, Yes = every span does.
   struct Summary {
     uint64_t min_duration = 0, max_duration = 0;
     uint8_t status_mask = 0, kind_mask = 0;
-    const ColumnBlockSummary* block = nullptr;  // dictionaries, at block level only
-    bool empty = false;                         // no span at all
+    const ColumnValueSet* values = nullptr;  // kStringColumns of them
+    bool all_dict_values = false;            // block level: every dictionary value occurs
+    const DictVerdicts* verdicts = nullptr;
+    bool empty = false;  // no span at all
   };
   Tri judge_summary(uint32_t cond, const Summary& s) const;
   bool need_summary(uint32_t need, const Summary& s) const;
@@ -83,6 +87,7 @@ class QueryColumnFilter final : public ColumnFilter {
                 const std::vector<std::vector<uint8_t>>& strings) const;
   bool string_matches(const Cond& c, std::string_view v) const;
   bool can_rule_out(uint32_t need) const;
+  void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const;
 
   std::vector<Cond> conds_;
   std::vector<Need> needs_;

@@ -100,27 +100,45 @@ class RecordingSink final : public TraceScanSink {
   Recording& r_;
 };
 
-// Keeps traces with a span named `name`: blocks by their name dictionary, rows by their spans' names.
+// Keeps traces with a span named `name`: blocks and pages by their value sets, rows by their spans' names.
 class SpanNameFilter final : public ColumnFilter {
  public:
   explicit SpanNameFilter(std::string name) : name_(std::move(name)) {}
-  bool may_match_block(const ColumnBlockSummary& s) const override {
-    const auto& d = s.dicts[static_cast<size_t>(StringColumn::Name)];
-    return d.overflow || std::find(d.values.begin(), d.values.end(), name_) != d.values.end();
-  }
-  bool may_match_page(const ColumnPageEntry&) const override { return true; }
-  void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const override {
-    const auto& dict = page.dicts[static_cast<size_t>(StringColumn::Name)];
-    candidates.assign(page.rows.size(), 0);
-    for (size_t r = 0; r < page.rows.size(); ++r) {
-      for (uint32_t i = 0; i < page.rows[r].span_count; ++i) {
-        uint32_t v = page.spans[page.rows[r].first_span + i].str[static_cast<size_t>(StringColumn::Name)];
-        if (v >= kFirstDictString && dict[v - kFirstDictString] == name_) candidates[r] = 1;
-      }
-    }
+  std::unique_ptr<ColumnBlockFilter> for_block(const ColumnBlockSummary& s) const override {
+    return std::make_unique<Block>(*this, s);
   }
 
  private:
+  static constexpr size_t kCol = static_cast<size_t>(StringColumn::Name);
+  class Block final : public ColumnBlockFilter {
+   public:
+    Block(const SpanNameFilter& f, const ColumnBlockSummary& s) : f_(f) {
+      const auto& dict = s.dicts[kCol];
+      auto it = std::find(dict.begin(), dict.end(), f.name_);
+      id_ = it == dict.end() ? -1 : static_cast<int>(it - dict.begin());
+      block_ = id_ >= 0 || s.values[kCol].overflow;
+    }
+    bool block_may_match() const override { return block_; }
+    bool page_may_match(const ColumnPageEntry& e) const override {
+      const auto& ids = e.values[kCol].ids;
+      return e.values[kCol].overflow || std::find(ids.begin(), ids.end(), id_) != ids.end();
+    }
+    void match_rows(const ColumnPage& page, std::vector<uint8_t>& candidates) const override {
+      const auto& dict = page.dicts[kCol];
+      candidates.assign(page.rows.size(), 0);
+      for (size_t r = 0; r < page.rows.size(); ++r) {
+        for (uint32_t i = 0; i < page.rows[r].span_count; ++i) {
+          uint32_t v = page.spans[page.rows[r].first_span + i].str[kCol];
+          if (v >= kFirstDictString && dict[v - kFirstDictString] == f_.name_) candidates[r] = 1;
+        }
+      }
+    }
+
+   private:
+    const SpanNameFilter& f_;
+    int id_ = -1;
+    bool block_ = true;
+  };
   std::string name_;
 };
 

@@ -100,10 +100,13 @@ TEST(SearchColumnsTest, ExtractsServiceNameMethodStatusKindAndDuration) {
   EXPECT_EQ(entry.max_duration_ns, 3000u);
   EXPECT_EQ(entry.status_mask, 0b101);
   EXPECT_EQ(entry.kind_mask, 0b101);
-  EXPECT_EQ(summary.dicts[0].values, std::vector<std::string>{"cart"});
-  EXPECT_FALSE(summary.dicts[0].absent);
-  EXPECT_TRUE(summary.dicts[2].absent);
-  EXPECT_FALSE(summary.dicts[2].unknown);
+  EXPECT_EQ(summary.dicts[0], std::vector<std::string>{"cart"});
+  EXPECT_EQ(summary.dicts[1], (std::vector<std::string>{"GET /cart", ""}));
+  EXPECT_EQ(entry.values[1].ids, (std::vector<uint16_t>{0, 1}));
+  EXPECT_FALSE(summary.values[0].absent);
+  EXPECT_TRUE(summary.values[2].absent);
+  EXPECT_FALSE(summary.values[2].unknown);
+  EXPECT_TRUE(entry.values[2].absent);
 }
 
 TEST(SearchColumnsTest, OddEncodingsAreUnknownNotGuessed) {
@@ -132,9 +135,9 @@ TEST(SearchColumnsTest, OddEncodingsAreUnknownNotGuessed) {
   EXPECT_EQ(page.spans[2].str[0], kAbsentString);
   EXPECT_EQ(page.spans[0].str[2], kUnknownString);
   EXPECT_EQ(page.spans[2].str[2], kAbsentString);
-  EXPECT_TRUE(summary.dicts[0].unknown);
-  EXPECT_TRUE(summary.dicts[0].absent);
-  EXPECT_TRUE(summary.dicts[0].values.empty());
+  EXPECT_TRUE(summary.values[0].unknown);
+  EXPECT_TRUE(summary.values[0].absent);
+  EXPECT_TRUE(summary.dicts[0].empty());
 }
 
 TEST(SearchColumnsTest, MalformedTraceLeavesThePageUntouched) {
@@ -178,8 +181,9 @@ TEST(SearchColumnsTest, DamagedPagesAndFootersAreDataLoss) {
   EXPECT_EQ(*decode_column_trailer(trailer), footer.size());
   ASSERT_TRUE(check_column_footer(footer, trailer).is_ok());
   ASSERT_TRUE(decode_column_footer(footer, 10, s2, entries).is_ok());
-  EXPECT_EQ(s2.dicts[0].values, summary.dicts[0].values);
+  EXPECT_EQ(s2.dicts[1], summary.dicts[1]);
   ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].values[1].ids, entry.values[1].ids);
   EXPECT_EQ(entries[0].spans, 3u);
   EXPECT_EQ(entries[0].max_duration_ns, 6u);
   EXPECT_EQ(decode_column_footer(footer, 9, s2, entries).code(), StatusCode::DataLoss);  // page past the file

@@ -49,10 +49,11 @@ struct Verdict {
 Verdict judge(const QueryColumnFilter* f, const Stored& s) {
   Verdict v;
   if (f == nullptr) return v;
-  v.block = f->may_match_block(s.summary);
-  v.page = f->may_match_page(s.entry);
+  std::unique_ptr<ColumnBlockFilter> block = f->for_block(s.summary);
+  v.block = block->block_may_match();
+  v.page = block->page_may_match(s.entry);
   std::vector<uint8_t> candidates;
-  f->match_rows(s.page, candidates);
+  block->match_rows(s.page, candidates);
   EXPECT_EQ(candidates.size(), 1u);
   v.row = !candidates.empty() && candidates[0] != 0;
   return v;
@@ -93,39 +94,58 @@ TEST(ColumnFilterTest, NeverRulesOutATraceTheConformanceTablesMatch) {
 
 TEST(ColumnFilterTest, RulesOutWhatTheColumnsDecide) {
   const Stored corpus = store(corpus_trace());
+  // `summaries`: the block's and the page's verdict (the page is the whole block here); `row`: the spans'.
   struct Want {
     const char* query;
-    bool block, page, row;
+    bool summaries, row;
   };
   const Want cases[] = {
-      // Block dictionaries know every service and name; the page entry knows only statuses, kinds, durations.
-      {R"({ resource.service.name = "nope" })", false, true, false},
-      {R"({ resource.service.name =~ "front.*" && name = "charge" })", true, true, false},
-      {R"({ name = "auth" && status = error })", true, true, false},
-      {R"({ duration > 1h })", false, false, false},
-      {R"({ kind = producer && status = error })", true, true, false},
-      {R"({ span.http.method = "DELETE" })", false, true, false},
-      {R"({ span.http.method = "GET" && status = error })", true, true, false},
-      {R"({ .http.method = "DELETE" })", true, true, true},  // unscoped: resources, events, links may have it
-      {R"({ name = "auth" } >> { status = error })", true, true, true},  // auth's subtree has none, but columns
-                                                                          // cannot see structure: both exist
-      {R"({ name = "nope" } >> { status = error })", false, true, false},
-      {R"({ name = "nope" } || { status = error })", true, true, true},
-      {R"({ name = "nope" } !>> { status = error })", true, true, true},
+      {R"({ resource.service.name = "nope" })", false, false},
+      {R"({ resource.service.name =~ "front.*" && name = "charge" })", true, false},
+      {R"({ name = "auth" && status = error })", true, false},
+      {R"({ duration > 1h })", false, false},
+      {R"({ kind = producer && status = error })", true, false},
+      {R"({ span.http.method = "DELETE" })", false, false},
+      {R"({ span.http.method = "GET" && status = error })", true, false},
+      {R"({ .http.method = "DELETE" })", true, true},  // unscoped: resources, events, links may have it
+      // auth's subtree has no error, but columns cannot see structure: both sides exist.
+      {R"({ name = "auth" } >> { status = error })", true, true},
+      {R"({ name = "nope" } >> { status = error })", false, false},
+      {R"({ name = "nope" } || { status = error })", true, true},
+      {R"({ name = "nope" } !>> { status = error })", true, true},
       // Summaries judge each comparison alone: that the three cover every status shows only per span.
-      {R"({ !(status = error || status = ok || status = unset) })", true, true, false},
-      {R"({ duration < 1ms || duration > 2s })", false, false, false},
-      {R"({ name = "nope" } | count() > 1)", false, true, false},
+      {R"({ !(status = error || status = ok || status = unset) })", true, false},
+      {R"({ duration < 1ms || duration > 2s })", false, false},
+      {R"({ name = "nope" } | count() > 1)", false, false},
   };
   for (const Want& w : cases) {
     SCOPED_TRACE(w.query);
     auto f = filter_of(w.query);
     ASSERT_NE(f, nullptr);
     Verdict v = judge(f.get(), corpus);
-    EXPECT_EQ(v.block, w.block);
-    EXPECT_EQ(v.page, w.page);
+    EXPECT_EQ(v.block, w.summaries);
+    EXPECT_EQ(v.page, w.summaries);
     EXPECT_EQ(v.row, w.row);
   }
+}
+
+// Pages of one block: each page's value set decides for that page alone.
+TEST(ColumnFilterTest, PagesAreJudgedByTheirOwnValues) {
+  ColumnPageBuilder b;
+  ColumnPageEntry first, second;
+  ASSERT_TRUE(b.add_row(corpus_trace(), 1, 2).is_ok());  // services frontend, checkout, db
+  b.take_page(first);
+  ASSERT_TRUE(b.add_row(incomplete_trace(), 1, 2).is_ok());  // service svc2
+  b.take_page(second);
+  auto f = filter_of(R"({ resource.service.name = "svc2" && name =~ "orphan.*" })");
+  ASSERT_NE(f, nullptr);
+  auto block = f->for_block(b.summary());
+  EXPECT_TRUE(block->block_may_match());
+  EXPECT_FALSE(block->page_may_match(first));
+  EXPECT_TRUE(block->page_may_match(second));
+  auto other = filter_of(R"({ resource.service.name = "db" })");
+  EXPECT_TRUE(other->for_block(b.summary())->page_may_match(first));
+  EXPECT_FALSE(other->for_block(b.summary())->page_may_match(second));
 }
 
 TEST(ColumnFilterTest, QueriesTheColumnsCannotJudgeGetNoFilter) {
