@@ -123,7 +123,6 @@ Status BlockWriter::add(const TraceId& id, std::string_view trace_pb) {
     return invalid_argument("block writer: trace " + id.to_hex() + " of " + std::to_string(trace_pb.size()) +
                             " bytes is larger than a page may be");
   }
-  SPINDLE_ASSIGN_OR_RETURN(TraceSummary sum, summarize_trace(trace_pb));
   if (!started_) {
     Status s = start();
     if (!s.is_ok()) return fail(s);
@@ -132,8 +131,8 @@ Status BlockWriter::add(const TraceId& id, std::string_view trace_pb) {
     SPINDLE_RETURN_IF_ERROR(flush_page());
   }
   if (page_.empty()) current_ = PageIndexEntry{id, id, meta_.data_bytes, 0, 0};
-  // summarize_trace accepted the bytes, so the column walk (a subset of the same checks) does too.
-  SPINDLE_RETURN_IF_ERROR(columns_.add_row(trace_pb, sum.start_ns, sum.end_ns));
+  // The one walk of the trace: its search columns and its summary.
+  SPINDLE_ASSIGN_OR_RETURN(TraceSummary sum, columns_.add_row(trace_pb));
   append_row(id, sum.start_ns, sum.end_ns, trace_pb, page_);
   current_.last = id;
   ++current_.rows;

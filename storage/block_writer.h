@@ -44,8 +44,9 @@ class BlockWriter {
   BlockWriter& operator=(const BlockWriter&) = delete;
 
   // Appends the trace `trace_pb` (a serialized tempopb.Trace) under `id`; its time range and span count come
-  // from summarize_trace. InvalidArgument (writer still usable) if `id` is not above the previous ID, the
-  // trace is malformed or too large for a page; an I/O error fails the writer for good.
+  // from its search-column walk (ColumnPageBuilder::add_row). InvalidArgument (writer still usable) if `id` is
+  // not above the previous ID, the trace is malformed or too large for a page; an I/O error fails the writer
+  // for good.
   Status add(const TraceId& id, std::string_view trace_pb);
   // Seals the block and returns its meta. FailedPrecondition if no trace was added. The writer is spent
   // afterwards, whatever the outcome.

@@ -80,20 +80,27 @@ Status truncated(std::string_view what) { return data_loss("search columns: " + 
 
 uint32_t ColumnPageBuilder::intern(StringColumn column, std::string_view value) {
   Dict& d = dicts_[static_cast<size_t>(column)];
-  auto [it, inserted] =
-      d.index.try_emplace(std::string(value), static_cast<uint32_t>(d.order.size() + kFirstDictString));
-  if (inserted) d.order.push_back(it->first);
+  if (d.last_id != 0 && value.data() == d.last.data() && value.size() == d.last.size()) return d.last_id;
+  auto it = d.index.find(value);
+  if (it == d.index.end()) {
+    it = d.index.emplace(std::string(value), static_cast<uint32_t>(d.order.size() + kFirstDictString)).first;
+    d.order.push_back(it->first);
+  }
+  // `value` points into the trace being added: the cache lasts for this row only (reset by add_row).
+  d.last = value;
+  d.last_id = it->second;
   return it->second;
 }
 
-Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, uint64_t end_ns) {
+Result<TraceSummary> ColumnPageBuilder::add_row(std::string_view trace_pb) {
+  TraceSummary sum;
+  uint64_t min_start = UINT64_MAX;
   scratch_.clear();
-  // Strings first go to `found` as views into trace_pb and are interned only once the whole trace parsed, so a
+  found_values_.clear();
+  found_states_.clear();
+  for (Dict& d : dicts_) d.last_id = 0;
+  // Strings are first kept as views into trace_pb and interned only once the whole trace parsed, so a
   // malformed trace leaves the page untouched.
-  struct Found {
-    StringAttr service, name, method;
-  };
-  std::vector<Found> found;
   WireReader trace(trace_pb);
   while (!trace.done()) {
     SPINDLE_ASSIGN_OR_RETURN(WireTag tag, trace.read_tag());
@@ -105,14 +112,14 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
     // ResourceSpans: the resource may come after the spans and in several pieces; read it first.
     StringAttr service;
     bool service_done = false;
-    std::vector<std::string_view> scope_spans;
+    scope_spans_.clear();
     WireReader rs = trace.nested(rs_bytes);
     while (!rs.done()) {
       SPINDLE_ASSIGN_OR_RETURN(WireTag t, rs.read_tag());
       if ((t.field == 1 || t.field == 2) && t.type == WireType::Len) {
         SPINDLE_ASSIGN_OR_RETURN(std::string_view v, rs.read_length_delimited());
         if (t.field == 2) {
-          scope_spans.push_back(v);
+          scope_spans_.push_back(v);
           continue;
         }
         WireReader res = rs.nested(v);
@@ -129,7 +136,7 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
         SPINDLE_RETURN_IF_ERROR(rs.skip_field(t.type));
       }
     }
-    for (std::string_view ss_bytes : scope_spans) {
+    for (std::string_view ss_bytes : scope_spans_) {
       WireReader ss = rs.nested(ss_bytes);
       while (!ss.done()) {
         SPINDLE_ASSIGN_OR_RETURN(WireTag t, ss.read_tag());
@@ -139,19 +146,18 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
         }
         SPINDLE_ASSIGN_OR_RETURN(std::string_view span_bytes, ss.read_length_delimited());
         WireReader span = ss.nested(span_bytes);
-        Found f;
-        f.service = service;
-        f.name = {std::string_view(), StringAttr::State::Known};
+        StringAttr name{std::string_view(), StringAttr::State::Known};
+        StringAttr method;
         bool method_done = false;
         SpanColumns c;
         uint64_t start = 0, end = 0;
         while (!span.done()) {
           SPINDLE_ASSIGN_OR_RETURN(WireTag st, span.read_tag());
           if (st.field == SpanField::kName && st.type == WireType::Len) {
-            SPINDLE_ASSIGN_OR_RETURN(f.name.value, span.read_length_delimited());
+            SPINDLE_ASSIGN_OR_RETURN(name.value, span.read_length_delimited());
           } else if (st.field == SpanField::kAttributes && st.type == WireType::Len) {
             SPINDLE_ASSIGN_OR_RETURN(std::string_view kv, span.read_length_delimited());
-            if (!method_done) method_done = inspect_key_value(kv, "http.method", f.method);
+            if (!method_done) method_done = inspect_key_value(kv, "http.method", method);
           } else if (st.field == SpanField::kStatus && st.type == WireType::Len) {
             SPINDLE_ASSIGN_OR_RETURN(std::string_view status, span.read_length_delimited());
             WireReader sr = span.nested(status);
@@ -171,28 +177,37 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
                      st.type == WireType::Fixed64) {
             SPINDLE_ASSIGN_OR_RETURN(uint64_t ts, span.read_fixed64());
             (st.field == SpanField::kStartTimeUnixNano ? start : end) = ts;
+            if (ts != 0) {
+              if (st.field == SpanField::kStartTimeUnixNano && ts < min_start) min_start = ts;
+              if (ts > sum.end_ns) sum.end_ns = ts;  // a start later than every end still bounds the trace
+            }
           } else {
             SPINDLE_RETURN_IF_ERROR(span.skip_field(st.type));
           }
         }
         c.duration_ns = end >= start ? end - start : 0;
         scratch_.push_back(c);
-        found.push_back(f);
+        for (const StringAttr* a : {&service, &name, &method}) {
+          found_values_.push_back(a->value);
+          found_states_.push_back(static_cast<uint8_t>(a->state));
+        }
       }
     }
   }
+  // Only ends were set: the trace still has a position in time.
+  sum.start_ns = min_start == UINT64_MAX ? sum.end_ns : min_start;
+  sum.spans = scratch_.size();
   // Parsed: commit the row.
   WireWriter w(rows_bytes_);
-  w.put_varint(start_ns);
-  w.put_varint(end_ns >= start_ns ? end_ns - start_ns : 0);
+  w.put_varint(sum.start_ns);
+  w.put_varint(sum.end_ns - sum.start_ns);
   w.put_varint(scratch_.size());
   for (size_t i = 0; i < scratch_.size(); ++i) {
     SpanColumns& c = scratch_[i];
-    const StringAttr* attrs[kStringColumns] = {&found[i].service, &found[i].name, &found[i].method};
     for (size_t col = 0; col < kStringColumns; ++col) {
-      switch (attrs[col]->state) {
+      switch (static_cast<StringAttr::State>(found_states_[i * kStringColumns + col])) {
         case StringAttr::State::Known:
-          c.str[col] = intern(static_cast<StringColumn>(col), attrs[col]->value);
+          c.str[col] = intern(static_cast<StringColumn>(col), found_values_[i * kStringColumns + col]);
           break;
         case StringAttr::State::Absent:
           c.str[col] = kAbsentString;
@@ -215,7 +230,7 @@ Status ColumnPageBuilder::add_row(std::string_view trace_pb, uint64_t start_ns, 
   entry_.spans += static_cast<uint32_t>(scratch_.size());
   ++entry_.rows;
   ++rows_;
-  return Status::ok();
+  return sum;
 }
 
 std::string ColumnPageBuilder::take_page(ColumnPageEntry& entry) {
@@ -229,7 +244,7 @@ std::string ColumnPageBuilder::take_page(ColumnPageEntry& entry) {
     for (std::string_view v : d.order) {
       w.put_varint(v.size());
       out.append(v);
-      auto it = block_ids_[col].find(std::string(v));
+      auto it = block_ids_[col].find(v);
       if (it == block_ids_[col].end()) {
         if (block_dict.size() >= kMaxBlockDictValues) {
           page_values.overflow = true;

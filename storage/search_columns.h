@@ -100,6 +100,15 @@ struct ColumnBlockSummary {
   std::vector<std::string> dicts[kStringColumns];  // by id
 };
 
+// What a block row records of its trace besides the bytes.
+struct TraceSummary {
+  uint64_t spans = 0;
+  // Earliest span start and latest span end (Span fields 7 and 8, fixed64 unix ns). A zero timestamp means
+  // "unset" and is ignored; a trace with no timestamp at all summarises to 0/0. end_ns >= start_ns always.
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+};
+
 // One decoded column page. Views point into the decoded bytes given to decode().
 struct ColumnPage {
   std::vector<std::string_view> dicts[kStringColumns];
@@ -122,9 +131,9 @@ struct ColumnPage {
 // Builds one column page at a time and the block summary over all of them (BlockWriter's side).
 class ColumnPageBuilder {
  public:
-  // Walks a serialized tempopb.Trace and appends its row. InvalidArgument on malformed protobuf (nothing is
-  // appended then).
-  Status add_row(std::string_view trace_pb, uint64_t start_ns, uint64_t end_ns);
+  // Walks a serialized tempopb.Trace once: appends its row and returns its summary (the block row's time range
+  // and the block's span count come from it). InvalidArgument on malformed protobuf; nothing is appended then.
+  Result<TraceSummary> add_row(std::string_view trace_pb);
   bool empty() const { return rows_ == 0; }
   // The raw page (to be encoded by PageCodec) and its entry (offset/size left for the caller); resets the page.
   std::string take_page(ColumnPageEntry& entry);
@@ -133,14 +142,28 @@ class ColumnPageBuilder {
  private:
   uint32_t intern(StringColumn column, std::string_view value);
 
+  // Lookups by string_view without building a std::string: interning runs for every span.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view v) const { return std::hash<std::string_view>()(v); }
+  };
+  template <class V>
+  using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
   struct Dict {
-    std::unordered_map<std::string, uint32_t> index;
+    StringMap<uint32_t> index;
     std::vector<std::string_view> order;  // views of index's keys
+    // The last value interned: spans of one resource share its service.name bytes, so most lookups hit here.
+    std::string_view last;
+    uint32_t last_id = 0;
   };
   Dict dicts_[kStringColumns];
-  std::unordered_map<std::string, uint16_t> block_ids_[kStringColumns];
+  StringMap<uint16_t> block_ids_[kStringColumns];
   std::string rows_bytes_;
+  // Scratch of add_row, reused across rows.
   std::vector<SpanColumns> scratch_;
+  std::vector<std::string_view> found_values_;  // kStringColumns per span
+  std::vector<uint8_t> found_states_;           // kStringColumns per span
+  std::vector<std::string_view> scope_spans_;
   uint32_t rows_ = 0;
   ColumnPageEntry entry_;
   ColumnBlockSummary summary_;

@@ -192,31 +192,4 @@ Result<std::string> merge_traces(const std::vector<std::string_view>& traces) {
   return merger.finish();
 }
 
-Result<TraceSummary> summarize_trace(std::string_view trace) {
-  TraceSummary sum;
-  uint64_t min_start = UINT64_MAX;
-  Status s = for_each_span(trace, [&](WireReader span) -> Status {
-    ++sum.spans;
-    while (!span.done()) {
-      SPINDLE_ASSIGN_OR_RETURN(WireTag tag, span.read_tag());
-      if ((tag.field == 7 || tag.field == 8) && tag.type == WireType::Fixed64) {
-        SPINDLE_ASSIGN_OR_RETURN(uint64_t t, span.read_fixed64());
-        if (t == 0) continue;
-        if (tag.field == 7 && t < min_start) min_start = t;
-        if (t > sum.end_ns) sum.end_ns = t;  // a start later than every end still bounds the trace
-      } else {
-        SPINDLE_RETURN_IF_ERROR(span.skip_field(tag.type));
-      }
-    }
-    return Status::ok();
-  });
-  if (!s.is_ok()) return with_context(s, "trace");
-  if (min_start == UINT64_MAX) {
-    // Only ends were set: the trace still has a position in time.
-    min_start = sum.end_ns;
-  }
-  sum.start_ns = min_start;
-  return sum;
-}
-
 }  // namespace spindle

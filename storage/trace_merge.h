@@ -84,15 +84,4 @@ class TraceAssembler {
   std::vector<std::vector<std::pair<uint32_t, size_t>>> unique_scopes_;
 };
 
-struct TraceSummary {
-  uint64_t spans = 0;
-  // Earliest span start and latest span end (Span fields 7 and 8, fixed64 unix ns). A zero timestamp means
-  // "unset" and is ignored; a trace with no timestamp at all summarises to 0/0. end_ns >= start_ns always.
-  uint64_t start_ns = 0;
-  uint64_t end_ns = 0;
-};
-
-// Walks a serialized tempopb.Trace; malformed protobuf is InvalidArgument.
-Result<TraceSummary> summarize_trace(std::string_view trace);
-
 }  // namespace spindle

@@ -114,9 +114,9 @@ TEST(BlockTest, RoundTripsTenThousandTraces) {
     ASSERT_NE(it, traces.end());
     ASSERT_EQ(cur.row().id, it->first);
     ASSERT_EQ(cur.row().trace, it->second);
-    auto sum = summarize_trace(it->second);
-    ASSERT_EQ(cur.row().start_ns, sum->start_ns);
-    ASSERT_EQ(cur.row().end_ns, sum->end_ns);
+    auto sum = summary_of(it->second);
+    ASSERT_EQ(cur.row().start_ns, sum.start_ns);
+    ASSERT_EQ(cur.row().end_ns, sum.end_ns);
     ++it;
   }
   EXPECT_EQ(it, traces.end());

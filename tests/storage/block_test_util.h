@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/trace_id.h"
+#include "storage/search_columns.h"
 #include "opentelemetry/proto/trace/v1/trace.pb.h"
 #include "tempopb/tempo.pb.h"
 #include "tests/support/temp_dir.h"
@@ -18,6 +19,13 @@
 namespace spindle::testing {
 
 namespace otlp = opentelemetry::proto;
+
+// The time range and span count a block row records for `trace` (what BlockWriter computes).
+inline TraceSummary summary_of(std::string_view trace) {
+  ColumnPageBuilder b;
+  auto s = b.add_row(trace);
+  return s.ok() ? *s : TraceSummary{};
+}
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -103,9 +103,9 @@ TEST(CompactorTest, TraceSplitAcrossThreeBlocksComesBackWholeWithoutDuplicates) 
   }
   EXPECT_EQ(services, (std::vector<std::string>{"frontend", "backend", "db"}));  // order of first appearance
   EXPECT_EQ(spans, 3);
-  auto sum = summarize_trace(**found);
-  EXPECT_EQ(sum->start_ns, kBase + 10);
-  EXPECT_EQ(sum->end_ns, kBase + 900);
+  auto sum = summary_of(**found);
+  EXPECT_EQ(sum.start_ns, kBase + 10);
+  EXPECT_EQ(sum.end_ns, kBase + 900);
 
   auto dup = (*merged)->find(twice);
   ASSERT_TRUE(dup.ok() && dup->has_value());
@@ -128,7 +128,7 @@ TEST(CompactorTest, TraceSplitAcrossThreeBlocksComesBackWholeWithoutDuplicates) 
     auto want = merge_traces(it->second);
     ASSERT_TRUE(want.ok());
     ASSERT_EQ(span_bytes(std::string(cur.row().trace)), span_bytes(*want));
-    total_spans += summarize_trace(cur.row().trace)->spans;
+    total_spans += summary_of(cur.row().trace).spans;
     ++it;
   }
   EXPECT_EQ(it, expected.end());

@@ -53,7 +53,7 @@ std::string trace_of(const std::vector<std::pair<otlp::resource::v1::Resource,
 ColumnPage build_page(const std::vector<std::string>& traces, ColumnPageEntry& entry, std::string& raw,
                       ColumnBlockSummary* summary = nullptr) {
   ColumnPageBuilder b;
-  for (const std::string& t : traces) EXPECT_TRUE(b.add_row(t, 100, 200).is_ok());
+  for (const std::string& t : traces) EXPECT_TRUE(b.add_row(t).ok());
   raw = b.take_page(entry);
   if (summary != nullptr) *summary = b.summary();
   ColumnPage page;
@@ -77,8 +77,8 @@ TEST(SearchColumnsTest, ExtractsServiceNameMethodStatusKindAndDuration) {
   ColumnBlockSummary summary;
   ColumnPage page = build_page({trace_of({{res, {a, b}}})}, entry, raw, &summary);
   ASSERT_EQ(page.rows.size(), 1u);
-  EXPECT_EQ(page.rows[0].start_ns, 100u);
-  EXPECT_EQ(page.rows[0].end_ns, 200u);
+  EXPECT_EQ(page.rows[0].start_ns, 1000u);
+  EXPECT_EQ(page.rows[0].end_ns, 5000u);
   ASSERT_EQ(page.rows[0].span_count, 2u);
   const SpanColumns& sa = page.spans[0];
   const SpanColumns& sb = page.spans[1];
@@ -107,6 +107,31 @@ TEST(SearchColumnsTest, ExtractsServiceNameMethodStatusKindAndDuration) {
   EXPECT_TRUE(summary.values[2].absent);
   EXPECT_FALSE(summary.values[2].unknown);
   EXPECT_TRUE(entry.values[2].absent);
+}
+
+TEST(SearchColumnsTest, SummaryCountsSpansAndTimeRange) {
+  otlp::resource::v1::Resource res;
+  auto summary_of = [](const std::string& trace) {
+    ColumnPageBuilder b;
+    auto s = b.add_row(trace);
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? *s : TraceSummary{};
+  };
+  TraceSummary s = summary_of(trace_of({{res, {span("x", 500, 900), span("y", 300, 700)}},
+                                        {res, {span("z", 0, 1200)}}}));  // unset start ignored
+  EXPECT_EQ(s.spans, 3u);
+  EXPECT_EQ(s.start_ns, 300u);
+  EXPECT_EQ(s.end_ns, 1200u);
+  TraceSummary empty = summary_of("");
+  EXPECT_EQ(empty.spans, 0u);
+  EXPECT_EQ(empty.start_ns, 0u);
+  EXPECT_EQ(empty.end_ns, 0u);
+  TraceSummary only_end = summary_of(trace_of({{res, {span("x", 0, 800)}}}));
+  EXPECT_EQ(only_end.start_ns, 800u);
+  EXPECT_EQ(only_end.end_ns, 800u);
+  TraceSummary inverted = summary_of(trace_of({{res, {span("x", 900, 100)}}}));  // the range covers the start
+  EXPECT_EQ(inverted.start_ns, 900u);
+  EXPECT_EQ(inverted.end_ns, 900u);
 }
 
 TEST(SearchColumnsTest, OddEncodingsAreUnknownNotGuessed) {
@@ -144,10 +169,13 @@ TEST(SearchColumnsTest, MalformedTraceLeavesThePageUntouched) {
   ColumnPageBuilder b;
   otlp::resource::v1::Resource res;
   add_string(res.mutable_attributes(), "service.name", "a");
-  ASSERT_TRUE(b.add_row(trace_of({{res, {span("one", 1, 2)}}}), 1, 2).is_ok());
-  std::string bad = trace_of({{res, {span("two", 1, 2)}}});
-  bad.resize(bad.size() - 3);
-  EXPECT_FALSE(b.add_row(bad, 1, 2).is_ok());
+  ASSERT_TRUE(b.add_row(trace_of({{res, {span("one", 1, 2)}}})).ok());
+  const std::string good = trace_of({{res, {span("two", 1, 2)}}});
+  for (size_t cut = 1; cut < good.size(); ++cut) {  // every prefix is malformed
+    auto r = b.add_row(good.substr(0, cut));
+    ASSERT_FALSE(r.ok()) << cut;
+    EXPECT_EQ(r.status().code(), StatusCode::InvalidArgument);
+  }
   ColumnPageEntry entry;
   std::string raw = b.take_page(entry);
   ColumnPage page;

@@ -201,48 +201,14 @@ TEST(TraceMergeTest, MalformedInputIsInvalidArgument) {
   for (size_t cut = 1; cut < good.size(); ++cut) {
     std::string bad = good.substr(0, cut);
     auto m = merge_traces({good, bad});
-    auto s = summarize_trace(bad);
     // A cut can land on a field boundary of the outer message only at the end, so every prefix is malformed.
     EXPECT_FALSE(m.ok()) << cut;
-    EXPECT_FALSE(s.ok()) << cut;
     if (!m.ok()) {
       EXPECT_EQ(m.status().code(), StatusCode::InvalidArgument);
       EXPECT_NE(m.status().message().find("trace piece 1"), std::string::npos) << m.status().message();
     }
   }
   EXPECT_FALSE(merge_traces({std::string("\x0b\x00", 2)}).ok());  // group wire type
-}
-
-TEST(TraceMergeTest, SummaryCountsSpansAndTimeRange) {
-  tempopb::Trace a;
-  add_span(a, "svc", "lib", make_span(tid(), 1, "x", 500, 900));
-  add_span(a, "svc2", "lib", make_span(tid(), 2, "y", 300, 700));
-  add_span(a, "svc2", "lib", make_span(tid(), 3, "z", 0, 1200));  // unset start ignored
-  auto s = summarize_trace(a.SerializeAsString());
-  ASSERT_TRUE(s.ok());
-  EXPECT_EQ(s->spans, 3u);
-  EXPECT_EQ(s->start_ns, 300u);
-  EXPECT_EQ(s->end_ns, 1200u);
-
-  auto empty = summarize_trace("");
-  ASSERT_TRUE(empty.ok());
-  EXPECT_EQ(empty->spans, 0u);
-  EXPECT_EQ(empty->start_ns, 0u);
-  EXPECT_EQ(empty->end_ns, 0u);
-
-  tempopb::Trace only_end;
-  add_span(only_end, "svc", "lib", make_span(tid(), 1, "x", 0, 800));
-  auto oe = summarize_trace(only_end.SerializeAsString());
-  ASSERT_TRUE(oe.ok());
-  EXPECT_EQ(oe->start_ns, 800u);
-  EXPECT_EQ(oe->end_ns, 800u);
-
-  tempopb::Trace inverted;  // end before start: the range still covers the start
-  add_span(inverted, "svc", "lib", make_span(tid(), 1, "x", 900, 100));
-  auto inv = summarize_trace(inverted.SerializeAsString());
-  ASSERT_TRUE(inv.ok());
-  EXPECT_EQ(inv->start_ns, 900u);
-  EXPECT_EQ(inv->end_ns, 900u);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ struct Stored {
 Stored store(const std::string& trace_pb) {
   Stored s;
   ColumnPageBuilder b;
-  EXPECT_TRUE(b.add_row(trace_pb, 1, 2).is_ok());
+  EXPECT_TRUE(b.add_row(trace_pb).ok());
   s.raw = b.take_page(s.entry);
   s.summary = b.summary();
   EXPECT_TRUE(s.page.decode(s.raw, 1).is_ok());
@@ -133,9 +133,9 @@ TEST(ColumnFilterTest, RulesOutWhatTheColumnsDecide) {
 TEST(ColumnFilterTest, PagesAreJudgedByTheirOwnValues) {
   ColumnPageBuilder b;
   ColumnPageEntry first, second;
-  ASSERT_TRUE(b.add_row(corpus_trace(), 1, 2).is_ok());  // services frontend, checkout, db
+  ASSERT_TRUE(b.add_row(corpus_trace()).ok());  // services frontend, checkout, db
   b.take_page(first);
-  ASSERT_TRUE(b.add_row(incomplete_trace(), 1, 2).is_ok());  // service svc2
+  ASSERT_TRUE(b.add_row(incomplete_trace()).ok());  // service svc2
   b.take_page(second);
   auto f = filter_of(R"({ resource.service.name = "svc2" && name =~ "orphan.*" })");
   ASSERT_NE(f, nullptr);
