@@ -157,6 +157,10 @@ void render_storage_metrics(Exposition& e, const std::vector<ShardSnapshot>& sha
     e.sample("spindle_storage_block_bytes", label("level", std::to_string(l)),
              sum([l](const TraceStoreStats& s) { return s.block_bytes[l]; }));
   }
+  e.family("spindle_search_scans_active", "gauge", "Searches and tag lookups scanning a shard's data now, by shard.");
+  for (size_t i = 0; i < shards.size(); ++i) {
+    e.sample("spindle_search_scans_active", label("shard", std::to_string(i)), shards[i].storage.search_scans_active);
+  }
   e.family("spindle_wal_segments", "gauge", "WAL segment files on disk, by shard.");
   for (size_t i = 0; i < shards.size(); ++i) {
     e.sample("spindle_wal_segments", label("shard", std::to_string(i)), shards[i].storage.wal.live_segments);

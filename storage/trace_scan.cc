@@ -33,6 +33,7 @@ TraceScan::TraceScan(TraceStore& store, const TraceScanOptions& options, std::un
     : store_(store), options_(options), sink_(std::move(sink)) {
   if (options_.slice_traces == 0) options_.slice_traces = 1;
   filter_ = sink_->column_filter();
+  ++store_.stats_.search_scans_active;
   // The snapshot: recent IDs (head, then cuts in progress, without repeats) and the block list.
   store_.head_.live_trace_ids(recent_);
   const HeadStore::HeadCut* cuts[2] = {store_.building_.get(), store_.written_.get()};
@@ -226,6 +227,7 @@ void TraceScan::next_page(BlockState& b) {
 
 void TraceScan::finish() {
   finished_ = true;
+  --store_.stats_.search_scans_active;
   uv_idle_stop(&idle_);
   block_.reset();
   blocks_.clear();

@@ -96,6 +96,7 @@ struct TraceStoreStats {
   uint64_t search_pages_read = 0;
   uint64_t search_pages_pruned = 0;
   uint64_t search_blocks_pruned = 0;
+  uint64_t search_scans_active = 0;  // searches and tag lookups scanning this store now (a gauge)
   uint64_t storage_refusals = 0;   // appends refused because the WAL could not take them
   // How late the store's 100 ms tick fires: how long the shard's loop was kept from polling (by ingest, queries,
   // cut slices, anything on that loop). Per-bucket counts (not cumulative), and the worst seen.
