@@ -154,7 +154,7 @@ void ApiHandler::on_http(HttpRequest&& request, Responder responder) {
   } else if (path == "/metrics") {
     metrics(std::move(responder));
   } else if (path == "/api/search") {
-    handle_search(shard_, request, replier("search", std::move(responder)));
+    handle_search(shard_, request, replier("search", responder), [responder] { return responder.peer_gone(); });
   } else if (path == "/api/search/tags") {
     handle_search_tags(shard_, request, false, replier("search_tags", std::move(responder)));
   } else if (path == "/api/v2/search/tags") {

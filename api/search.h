@@ -31,11 +31,17 @@ class SearchResultSink {
   // After each shard's reply while the search is still running: everything combined so far (unsorted).
   // Streaming transports send this as a progress message; the default ignores it.
   virtual void partial(const SearchCombiner& combined, const SearchMetrics& metrics) {}
-  // Exactly once: the final traces (sorted, limited) and metrics.
+  // Exactly once, unless the client left first: the final traces (sorted, limited) and metrics.
   virtual void final(std::vector<SearchTrace> traces, const SearchMetrics& metrics) = 0;
+  // Polled while the search runs: true once nobody waits for the answer any more. The search then stops every
+  // shard and calls abandoned() instead of final().
+  virtual bool client_gone() const { return false; }
+  virtual void abandoned() {}
 };
 
-// Fans `job` out to every shard and delivers to `sink`.
+// Fans `job` out to every shard and delivers to `sink`. Every kClientPollMs the receiving shard asks the sink
+// whether the client is still there.
+inline constexpr uint64_t kClientPollMs = 20;
 void start_search(Shard& shard, std::shared_ptr<const SearchJob> job, std::unique_ptr<SearchResultSink> sink);
 
 // Builds the job of a TraceQL (or legacy tag) search from validated parameters; InvalidArgument with Tempo's
@@ -44,7 +50,8 @@ Result<std::shared_ptr<SearchJob>> make_search_job(const SearchParams& params, u
 
 using RespondFn = std::function<void(HttpResponse)>;
 
-void handle_search(Shard& shard, const HttpRequest& request, RespondFn respond);
+// `client_gone` tells whether the client still waits (Responder::peer_gone).
+void handle_search(Shard& shard, const HttpRequest& request, RespondFn respond, std::function<bool()> client_gone);
 void handle_search_tags(Shard& shard, const HttpRequest& request, bool v2, RespondFn respond);
 // `tag` is the raw path segment between /tag/ and /values.
 void handle_search_tag_values(Shard& shard, const HttpRequest& request, std::string_view tag, bool v2,

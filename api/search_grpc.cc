@@ -212,6 +212,13 @@ class GrpcSearchSink final : public SearchResultSink {
     responder_.grpc_finish(Status());
   }
 
+  // Grafana cancels a streaming search with RST_STREAM (or by dropping the connection).
+  bool client_gone() const override { return responder_.peer_gone(); }
+  void abandoned() override {
+    services_of(shard_).metrics.count_request("search_grpc", std::string(status_code_name(StatusCode::Cancelled)));
+    responder_.grpc_finish(Status(StatusCode::Cancelled, "client cancelled the search"));
+  }
+
  private:
   Shard& shard_;
   Responder responder_;

@@ -125,6 +125,7 @@ void Connection::on_eof() {
         release_session();
         close_after_flush();
       } else {
+        session_->on_peer_eof();
         refresh();
       }
       return;

@@ -125,6 +125,7 @@ class Http1Session::Target final : public ResponseTarget {
     respond(std::move(response));
   }
   bool is_closed() const override { return session_ == nullptr; }
+  bool peer_gone() const override { return session_ == nullptr || session_->peer_eof_; }
 
   Http1Session* session_;
 };

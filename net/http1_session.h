@@ -48,6 +48,7 @@ class Http1Session final : public Session {
   bool receiving() const override { return message_begun_; }
   bool idle() const override { return !message_begun_ && !in_flight_ && pending_input_.empty(); }
   void begin_shutdown() override;
+  void on_peer_eof() override { peer_eof_ = true; }
 
  private:
   class Target;
@@ -104,6 +105,7 @@ class Http1Session final : public Session {
   bool parsing_ = false;       // parse() is on the stack: finish() must not re-enter it
   bool shutting_down_ = false;
   bool closed_ = false;        // an answer ended the connection; later input is ignored
+  bool peer_eof_ = false;      // the peer closed its side with a request in flight (Target::peer_gone)
 
   int reject_status_ = 0;  // set by a callback that hit a limit
   std::string reject_text_;

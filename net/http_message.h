@@ -58,6 +58,10 @@ class ResponseTarget {
   virtual void grpc_finish(const Status& status) = 0;
   // True once the peer is gone or the response was completed; further calls are no-ops.
   virtual bool is_closed() const = 0;
+  // True once the client no longer waits for the answer: is_closed(), or (HTTP/1) it closed its side of the
+  // connection. Go's net/http cancels a request's context then, and Tempo's searches stop; so do ours. The
+  // answer is still delivered if the connection can take it.
+  virtual bool peer_gone() const { return is_closed(); }
 };
 
 // The handle a handler answers through. Copyable; holding it keeps only the small target object alive, never
@@ -79,6 +83,7 @@ class Responder {
     if (target_) target_->grpc_finish(status);
   }
   bool is_closed() const { return !target_ || target_->is_closed(); }
+  bool peer_gone() const { return !target_ || target_->peer_gone(); }
 
  private:
   std::shared_ptr<ResponseTarget> target_;

@@ -62,6 +62,9 @@ class Session {
   virtual bool blocked_on_peer() const { return false; }
   // Graceful shutdown: accept no new requests (HTTP/2: GOAWAY), finish those in flight, then close_after_flush.
   virtual void begin_shutdown() = 0;
+  // The peer closed its side while a request is still being answered. The answer is still sent (the peer may
+  // only have shut down writing), but handlers doing long work may stop (ResponseTarget::peer_gone).
+  virtual void on_peer_eof() {}
 };
 
 }  // namespace spindle

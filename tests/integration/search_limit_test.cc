@@ -1,8 +1,13 @@
-// A search stops every shard once `limit` traces are in: shard 0 holds the only matches, shard 1 holds many
-// blocks' worth of traces that do not match (under an attribute the search columns cannot judge, so shard 1 has
-// to decode its pages). Once the answer is out, shard 1 must stop scanning long before it has read its blocks:
-// the pages it read are compared with what a search without matches reads.
+// A search stops every shard once `limit` traces are in, or once its client has left: shard 0 holds the only
+// matches, shard 1 many blocks' worth of traces that do not match (under an attribute the search columns cannot
+// judge, so shard 1 has to decode its pages). The pages read are compared with what a search without matches
+// reads: stopping must come long before the end.
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -20,7 +25,7 @@ namespace {
 
 constexpr uint64_t kSecondNs = 1000000000;
 constexpr int kHits = 3;
-constexpr int kFillerTraces = 30000;  // on shard 1: about 40 block pages
+constexpr int kFillerTraces = 150000;  // on shard 1: about 170 block pages, a scan of ~0.1 s
 
 uint64_t wall_now_s() {
   return static_cast<uint64_t>(
@@ -63,58 +68,92 @@ void add_trace(ExportRequest& req, const std::string& id, const std::string& tag
   kv->mutable_value()->set_string_value(tag);
 }
 
-TEST(SearchLimitTest, OtherShardsStopOnceTheLimitIsIn) {
-  TempDir dir("spindle-search-limit");
-  TestServer server(test_config_cutting_fast(dir.path()));
-  server.start();
-  const uint16_t otlp = server->otlp_http_port();
-  const uint16_t query = server->query_port();
-  const uint64_t base_s = wall_now_s() - 300;
-  uint32_t counter = 0;
-  int sent = 0;
-  auto send = [&](const ExportRequest& req) {
-    auto r = http1_request(otlp, "POST", "/v1/traces", {{"Content-Type", "application/x-protobuf"}},
-                           req.SerializeAsString());
+class SearchLimitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.start();
+    base_s_ = wall_now_s() - 300;
+    uint32_t counter = 0;
+    int sent = 0;
+    ExportRequest hits;
+    for (int i = 0; i < kHits; ++i) add_trace(hits, id_on_shard(0, counter), "hit", base_s_ * kSecondNs + i);
+    send(hits);
+    sent += kHits;
+    for (int batch = 0; batch < kFillerTraces / 5000; ++batch) {
+      ExportRequest filler;
+      for (int i = 0; i < 5000; ++i) add_trace(filler, id_on_shard(1, counter), "filler", base_s_ * kSecondNs + i);
+      send(filler);
+      sent += 5000;
+    }
+    ASSERT_TRUE(eventually([&] { return scrape_metric(query(), "spindle_storage_cut_spans_total") == sent; }))
+        << "not everything was cut into blocks";
+    // Without matches every page of every block is read: that is the whole.
+    const int64_t before = pages_read();
+    auto none = http1_request(query(), "GET", search_target(R"({ span.tag = "none" })", 20));
+    ASSERT_TRUE(none.ok());
+    ASSERT_EQ(none->status, 200) << none->body;
+    ASSERT_TRUE(settled());
+    whole_ = pages_read() - before;
+    ASSERT_GE(whole_, 100) << "too few pages for the comparison to mean anything";
+  }
+
+  void send(const ExportRequest& req) {
+    auto r = http1_request(server_->otlp_http_port(), "POST", "/v1/traces",
+                           {{"Content-Type", "application/x-protobuf"}}, req.SerializeAsString());
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     ASSERT_EQ(r->status, 200) << r->body;
-  };
-  ExportRequest hits;
-  for (int i = 0; i < kHits; ++i) add_trace(hits, id_on_shard(0, counter), "hit", base_s * kSecondNs + i);
-  send(hits);
-  sent += kHits;
-  for (int batch = 0; batch < kFillerTraces / 5000; ++batch) {
-    ExportRequest filler;
-    for (int i = 0; i < 5000; ++i) add_trace(filler, id_on_shard(1, counter), "filler", base_s * kSecondNs + i);
-    send(filler);
-    sent += 5000;
   }
-  ASSERT_TRUE(eventually([&] { return scrape_metric(query, "spindle_storage_cut_spans_total") == sent; }))
-      << "not everything was cut into blocks";
+  uint16_t query() { return server_->query_port(); }
+  std::string search_target(const std::string& q, int limit) const {
+    return "/api/search?q=" + percent_encode(q) + "&limit=" + std::to_string(limit) +
+           "&start=" + std::to_string(base_s_ - 60) + "&end=" + std::to_string(base_s_ + 60);
+  }
+  // Until no scan runs on any shard.
+  bool settled() {
+    return eventually([&] { return scrape_metric(query(), "spindle_search_scans_active") == 0; });
+  }
+  int64_t pages_read() { return scrape_metric(query(), "spindle_search_block_pages_read_total"); }
 
-  const std::string window = "&start=" + std::to_string(base_s - 60) + "&end=" + std::to_string(base_s + 60);
-  auto settled = [&] {
-    return eventually([&] { return scrape_metric(query, "spindle_search_scans_active") == 0; });
-  };
-  auto pages_read = [&] { return scrape_metric(query, "spindle_search_block_pages_read_total"); };
+  TempDir dir_{"spindle-search-limit"};
+  TestServer server_{test_config_cutting_fast(dir_.path())};
+  uint64_t base_s_ = 0;
+  int64_t whole_ = 0;
+};
 
-  // Without matches every page of every block is read: that is the whole.
-  const int64_t before_full = pages_read();
-  auto none = http1_request(query, "GET", "/api/search?q=" + percent_encode(R"({ span.tag = "none" })") + window);
-  ASSERT_TRUE(none.ok());
-  ASSERT_EQ(none->status, 200) << none->body;
-  ASSERT_TRUE(settled());
-  const int64_t whole = pages_read() - before_full;
-  ASSERT_GE(whole, 20) << "too few pages for the comparison to mean anything";
-
+TEST_F(SearchLimitTest, OtherShardsStopOnceTheLimitIsIn) {
   const int64_t before = pages_read();
-  auto limited = http1_request(query, "GET",
-                               "/api/search?q=" + percent_encode(R"({ span.tag = "hit" })") + "&limit=" +
-                                   std::to_string(kHits) + window);
+  auto limited = http1_request(query(), "GET", search_target(R"({ span.tag = "hit" })", kHits));
   ASSERT_TRUE(limited.ok());
   ASSERT_EQ(limited->status, 200) << limited->body;
   EXPECT_EQ(count_substr(limited->body, "\"traceID\""), static_cast<size_t>(kHits)) << limited->body;
   ASSERT_TRUE(settled());
-  EXPECT_LT(pages_read() - before, whole / 2) << "shard 1 kept scanning after the answer";
+  EXPECT_LT(pages_read() - before, whole_ / 2) << "shard 1 kept scanning after the answer";
+}
+
+// A client that goes away (closes its connection, as Go's HTTP client does when Grafana cancels a query) stops
+// the search on every shard; the server stays healthy.
+TEST_F(SearchLimitTest, ShardsStopWhenTheClientLeaves) {
+  const int64_t before = pages_read();
+  const std::string request = "GET " + search_target(R"({ span.tag = "none" })", 20) +
+                              " HTTP/1.1\r\nHost: spindle\r\nAccept: application/json\r\n\r\n";
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(query());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  ::close(fd);
+  // The search was taken up and given up (answered 499, as Tempo logs a request its client closed).
+  ASSERT_TRUE(eventually([&] {
+    return scrape_metric(query(), "spindle_requests_total", R"(route="search",status_code="499")") == 1;
+  }));
+  ASSERT_TRUE(settled());
+  EXPECT_LT(pages_read() - before, whole_ / 2) << "the shards kept scanning for a client that had left";
+  auto health = http1_request(query(), "GET", "/ready");
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->status, 200);
 }
 
 }  // namespace
