@@ -263,7 +263,14 @@ void handle_search_tags(Shard& shard, const HttpRequest& request, bool v2, Respo
   job->wanted_scopes = wanted;
   job->limit = params->limit == 0 ? kMaxTagEntries : std::min<size_t>(params->limit, kMaxTagEntries);
   job->max_stale = params->max_stale;
-  if (v2) job->filter = compile_tag_filter(params->query);
+  if (v2) {
+    auto filter = compile_tag_filter(params->query);
+    if (!filter.ok()) {
+      respond(text_error_response(filter.status()));
+      return;
+    }
+    job->filter = std::move(filter).value();
+  }
   if (job->filter) job->columns = QueryColumnFilter::build(job->filter->query());
   job->window = params->window;
   job->min_block_created_ns = min_block_created(params->window, wall_now_ns());
@@ -297,7 +304,12 @@ void handle_search_tag_values(Shard& shard, const HttpRequest& request, std::str
       return;
     }
     job->tag = std::move(ref).value();
-    job->filter = compile_tag_filter(params->query);
+    auto filter = compile_tag_filter(params->query);
+    if (!filter.ok()) {
+      respond(text_error_response(filter.status()));
+      return;
+    }
+    job->filter = std::move(filter).value();
     if (job->filter) job->columns = QueryColumnFilter::build(job->filter->query());
   } else {
     if (auto fixed = virtual_tag_values_v1(params->tag)) {

@@ -1,5 +1,6 @@
 #include "api/shard_search.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "api/traceql/parser.h"
@@ -125,24 +126,39 @@ void run_shard_tags(TraceStore& store, std::shared_ptr<const TagJob> job, Reply<
   TraceScan::start(store, options, std::make_unique<TagScanSink>(std::move(job), std::move(reply)));
 }
 
-std::shared_ptr<const CompiledQuery> compile_tag_filter(std::string_view q) {
-  if (q.find_first_not_of(" \t\r\n") == std::string_view::npos) return nullptr;
+namespace {
+
+// How many `&&`-joined condition groups `e` expands into when its `||`s are distributed (saturating just past
+// the limit, so deep trees cannot overflow).
+uint64_t condition_groups(const FieldExpr& e) {
+  if (e.kind != FieldExpr::Kind::Binary || !e.lhs || !e.rhs) return 1;
+  if (e.op == Op::Or) return std::min(condition_groups(*e.lhs) + condition_groups(*e.rhs), kMaxConditionGroups + 1);
+  if (e.op == Op::And) return std::min(condition_groups(*e.lhs) * condition_groups(*e.rhs), kMaxConditionGroups + 1);
+  return 1;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const CompiledQuery>> compile_tag_filter(std::string_view q) {
+  using Filter = std::shared_ptr<const CompiledQuery>;
+  if (q.find_first_not_of(" \t\r\n") == std::string_view::npos) return Filter();
   auto parsed = parse_traceql_lenient(q);
-  if (!parsed.ok()) return nullptr;
+  if (!parsed.ok()) return Filter();
   Query& full = *parsed;
-  if (full.pipeline.stages.empty()) return nullptr;
+  if (full.pipeline.stages.empty()) return Filter();
   Stage& first = full.pipeline.stages[0];
   if (first.kind != Stage::Kind::Spanset || !first.spanset || first.spanset->kind != SpansetExpr::Kind::Filter ||
       !first.spanset->filter) {
-    return nullptr;
+    return Filter();
   }
   const FieldExpr& f = *first.spanset->filter;
-  if (f.kind == FieldExpr::Kind::Static && f.value == Static::boolean(true)) return nullptr;  // `{}`
+  if (f.kind == FieldExpr::Kind::Static && f.value == Static::boolean(true)) return Filter();  // `{}`
+  if (condition_groups(f) > kMaxConditionGroups) return invalid_argument("maximum condition groups reached");
   Query only;
   only.pipeline.stages.push_back(std::move(first));
   auto compiled = CompiledQuery::compile(std::move(only));
-  if (!compiled.ok()) return nullptr;
-  return std::move(compiled).value();
+  if (!compiled.ok()) return Filter();
+  return Filter(std::move(compiled).value());
 }
 
 }  // namespace spindle

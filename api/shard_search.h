@@ -70,7 +70,9 @@ void run_shard_tags(TraceStore& store, std::shared_ptr<const TagJob> job, Reply<
 
 // The tag endpoints' `q` (tempo-api.md 2.6): parsed leniently, only its first spanset filter kept. Null (no
 // filtering) when q is empty, unparsable, `{}`, starts with a spanset or structural operation, or fails
-// validation.
-std::shared_ptr<const CompiledQuery> compile_tag_filter(std::string_view q);
+// validation. InvalidArgument "maximum condition groups reached" when the filter's `||` would expand into more
+// than kMaxConditionGroups groups of `&&`-joined conditions (Tempo's limit, a 400 there too).
+inline constexpr uint64_t kMaxConditionGroups = 100;
+Result<std::shared_ptr<const CompiledQuery>> compile_tag_filter(std::string_view q);
 
 }  // namespace spindle

@@ -576,6 +576,27 @@ TEST_P(SearchTest, TagValues) {
   EXPECT_EQ(typed_values(limited).size(), 2u);
 }
 
+// q's `||` expands into at most 100 condition groups (Tempo's limit): 100 pass, 101 or a product of 128 are 400.
+TEST_P(SearchTest, TagValueFiltersAreLimitedTo100ConditionGroups) {
+  auto ors = [](int n) {
+    std::string q = "{ ";
+    for (int i = 0; i < n; ++i) q += (i ? " || " : "") + std::string("name = \"n") + std::to_string(i) + "\"";
+    return q + " }";
+  };
+  std::string product = "{ ";
+  for (int i = 0; i < 7; ++i) product += (i ? " && " : "") + std::string("(.a = 1 || .b = 2)");
+  product += " }";
+  Answer hundred = get("/api/v2/search/tag/name/values?q=" + percent_encode(ors(100)) + "&" + window());
+  EXPECT_EQ(hundred.status, 200) << hundred.body;
+  for (const std::string& q : {ors(101), product}) {
+    Answer too_many = get("/api/v2/search/tag/name/values?q=" + percent_encode(q) + "&" + window());
+    EXPECT_EQ(too_many.status, 400);
+    EXPECT_EQ(too_many.body, "maximum condition groups reached\n");
+    Answer names = get("/api/v2/search/tags?q=" + percent_encode(q) + "&" + window());
+    EXPECT_EQ(names.status, 400);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(HeadAndBlocks, SearchTest, ::testing::Values(Where::Head, Where::Blocks),
                          [](const ::testing::TestParamInfo<Where>& info) {
                            return info.param == Where::Head ? "Head" : "Blocks";
