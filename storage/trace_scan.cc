@@ -161,7 +161,7 @@ bool TraceScan::step_blocks() {
       continue;
     }
     const BlockRow& row = b.rows[i];
-    if (row.end_ns < options_.start_ns || (options_.end_ns != 0 && row.start_ns > options_.end_ns)) {
+    if (!in_window(row.start_ns, row.end_ns)) {
       ++skipped;
       continue;
     }
@@ -192,9 +192,7 @@ void TraceScan::next_page(BlockState& b) {
       bool any = false;
       for (size_t r = 0; r < b.candidates.size(); ++r) {
         const ColumnPage::Row& row = b.columns.rows[r];
-        if (row.end_ns < options_.start_ns || (options_.end_ns != 0 && row.start_ns > options_.end_ns)) {
-          b.candidates[r] = 0;
-        }
+        if (!in_window(row.start_ns, row.end_ns)) b.candidates[r] = 0;
         any = any || b.candidates[r] != 0;
       }
       if (!any) {
@@ -204,18 +202,14 @@ void TraceScan::next_page(BlockState& b) {
       }
     } else {
       // Damaged columns: the traces themselves may still be fine; decode them all.
-      ++stats_.read_errors;
-      ++store_.stats_.block_read_errors;
-      log_error("search: block %s: %s", block.meta().block_id.c_str(), s.message().c_str());
+      read_error(block, s);
       b.candidates.clear();
     }
   }
   Status s = block.load_page(page, b.raw, b.rows);
   if (!s.is_ok()) {
     // A damaged page: what the other blocks hold still counts. The rest of this block is skipped.
-    ++stats_.read_errors;
-    ++store_.stats_.block_read_errors;
-    log_error("search: block %s: %s", block.meta().block_id.c_str(), s.message().c_str());
+    read_error(block, s);
     b.rows.clear();
     b.next_page = block.pages();
     return;
@@ -223,6 +217,16 @@ void TraceScan::next_page(BlockState& b) {
   ++stats_.pages_read;
   ++store_.stats_.search_pages_read;
   if (!b.candidates.empty() && b.candidates.size() != b.rows.size()) b.candidates.clear();
+}
+
+bool TraceScan::in_window(uint64_t start_ns, uint64_t end_ns) const {
+  return end_ns >= options_.start_ns && (options_.end_ns == 0 || start_ns <= options_.end_ns);
+}
+
+void TraceScan::read_error(const BlockReader& block, const Status& s) {
+  ++stats_.read_errors;
+  ++store_.stats_.block_read_errors;
+  log_error("search: block %s: %s", block.meta().block_id.c_str(), s.message().c_str());
 }
 
 void TraceScan::finish() {

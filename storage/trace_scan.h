@@ -39,6 +39,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/status.h"
 #include "core/trace_id.h"
 
 namespace spindle {
@@ -106,6 +107,10 @@ class TraceScan {
   struct BlockState;
   // Moves `b` to its next data page: decodes it, unless the column filter rules every row out.
   void next_page(BlockState& b);
+  // Whether a piece spanning [start_ns, end_ns] overlaps the scan's window.
+  bool in_window(uint64_t start_ns, uint64_t end_ns) const;
+  // A damaged page or column page: counted and logged.
+  void read_error(const BlockReader& block, const Status& s);
   void finish();
 
   TraceStore& store_;
