@@ -105,9 +105,10 @@ class ColumnFilterBuilder {
           uint32_t b = cond(*e.rhs);
           const bool maybe_a = f_.conds_[a].kind == Cond::Kind::Maybe;
           const bool maybe_b = f_.conds_[b].kind == Cond::Kind::Maybe;
+          // `x || maybe` can only be yes or maybe: maybe loses nothing that rules out. `x && maybe` must stay a
+          // node: folded to `x`, a yes under `!` would turn into a no.
           if (e.op == Op::Or && (maybe_a || maybe_b)) return constant(Cond::Kind::Maybe);
-          if (e.op == Op::And && maybe_a) return b;
-          if (e.op == Op::And && maybe_b) return a;
+          if (e.op == Op::And && maybe_a && maybe_b) return a;
           Cond c;
           c.kind = e.op == Op::And ? Cond::Kind::And : Cond::Kind::Or;
           c.a = a;
@@ -275,7 +276,7 @@ bool QueryColumnFilter::can_rule_out(uint32_t need) const {
     case Need::Kind::Nothing:
       return false;
     case Need::Kind::Exists:
-      // The builder folds "maybe" away under && and ||, so only a bare maybe or yes cannot say no.
+      // The builder folds maybe-only subtrees to a bare maybe, so only a bare maybe or yes cannot say no.
       return conds_[n.cond].kind != Cond::Kind::Maybe && conds_[n.cond].kind != Cond::Kind::Yes;
     case Need::Kind::All:
       return can_rule_out(n.a) || can_rule_out(n.b);

@@ -117,6 +117,10 @@ TEST(ColumnFilterTest, RulesOutWhatTheColumnsDecide) {
       {R"({ !(status = error || status = ok || status = unset) })", true, false},
       {R"({ duration < 1ms || duration > 2s })", false, false},
       {R"({ name = "nope" } | count() > 1)", false, false},
+      // `status = error && maybe` is not "yes" on the error spans: negated it must not become "no" (charge and
+      // db.query match: no span has span.foo).
+      {R"({ status = error && !(status = error && span.foo = "x") })", true, true},
+      {R"({ name = "nope" && span.foo = "x" })", false, false},
   };
   for (const Want& w : cases) {
     SCOPED_TRACE(w.query);
