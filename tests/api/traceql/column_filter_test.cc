@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <random>
+
+#include "api/traceql/evaluator.h"
 #include "api/traceql/parser.h"
+#include "api/traceql/trace_model.h"
 #include "storage/search_columns.h"
 #include "tests/api/traceql/conformance_cases.h"
 #include "tests/api/traceql/trace_corpus.h"
@@ -150,6 +155,72 @@ TEST(ColumnFilterTest, PagesAreJudgedByTheirOwnValues) {
   auto other = filter_of(R"({ resource.service.name = "db" })");
   EXPECT_TRUE(other->for_block(b.summary())->page_may_match(first));
   EXPECT_FALSE(other->for_block(b.summary())->page_may_match(second));
+}
+
+// Random queries against the evaluator: whenever the evaluator matches a trace, the filter must let it through
+// at every level. Atoms mix what the columns decide with what they cannot; !, && and || nest them.
+TEST(ColumnFilterTest, RandomQueriesNeverRuleOutAMatch) {
+  const std::string corpus_pb = corpus_trace();
+  const std::string incomplete_pb = incomplete_trace();
+  TraceModel corpus_model, incomplete_model;
+  ASSERT_TRUE(build_trace_model(*TraceId::from_bytes(corpus_trace_id()), corpus_pb, corpus_model).is_ok());
+  ASSERT_TRUE(build_trace_model(TraceId{}, incomplete_pb, incomplete_model).is_ok());
+  const Stored corpus = store(corpus_pb);
+  const Stored incomplete = store(incomplete_pb);
+  const char* const atoms[] = {
+      "status = error", "status != ok", "status = unset", "kind = client", "kind != internal",
+      "duration > 50ms", "duration <= 10ms", "duration = 20ms", "duration >= 250ms",
+      R"(name = "auth")", R"(name =~ "db.*")", R"(name !~ ".*a.*")", R"(name != "render")", R"(name = "orphan-a")",
+      R"(resource.service.name = "frontend")", R"(resource.service.name =~ "c.*")",
+      R"(resource.service.name != "db")", R"(resource.service.name = "svc2")",
+      R"(span.http.method = "GET")", R"(.http.method = "GET")", R"(span.http.method != "POST")",
+      R"(.http.method !~ "G.*")", "span.retries > 1", R"(span.foo = "x")", R"(.db.system = "redis")",
+      R"(resource.deployment.env = "prod")", "true", "false", "span.cached = true",
+  };
+  std::mt19937 rng(4242);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  std::function<std::string(int)> expr = [&](int depth) -> std::string {
+    size_t choice = depth <= 0 ? 0 : pick(4);
+    switch (choice) {
+      case 0:
+        return atoms[pick(std::size(atoms))];
+      case 1:
+        return "!(" + expr(depth - 1) + ")";
+      case 2:
+        return "(" + expr(depth - 1) + " && " + expr(depth - 1) + ")";
+      default:
+        return "(" + expr(depth - 1) + " || " + expr(depth - 1) + ")";
+    }
+  };
+  const char* const joins[] = {" >> ", " > ", " && ", " || ", " !> ", " ~ ", " &>> ", " !<< "};
+  int checked = 0, matched = 0, ruled_out = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string q = "{ " + expr(3) + " }";
+    if (i % 3 == 1) q += std::string(joins[pick(std::size(joins))]) + "{ " + expr(2) + " }";
+    if (i % 7 == 2) q += " | count() > 1";
+    auto parsed = parse_traceql(q);
+    ASSERT_TRUE(parsed.ok()) << q << ": " << parsed.status().message();
+    auto again = parse_traceql(q);  // compile() takes the tree; the filter reads its own copy
+    auto compiled = CompiledQuery::compile(std::move(again).value());
+    if (!compiled.ok()) continue;  // type errors (e.g. comparing a status with a string) are not searches
+    auto f = QueryColumnFilter::build(*parsed);
+    ++checked;
+    auto check = [&](const TraceModel& model, const Stored& stored) {
+      const bool matches = !(*compiled)->evaluate(model).empty();
+      Verdict v = judge(f.get(), stored);
+      if (matches) {
+        ++matched;
+        EXPECT_TRUE(v.block && v.page && v.row) << q;
+      } else {
+        ruled_out += v.any_level_rules_out();
+      }
+    };
+    check(corpus_model, corpus);
+    check(incomplete_model, incomplete);
+  }
+  EXPECT_GE(checked, 2000);
+  EXPECT_GE(matched, 500);
+  EXPECT_GE(ruled_out, 500);
 }
 
 TEST(ColumnFilterTest, QueriesTheColumnsCannotJudgeGetNoFilter) {
