@@ -14,6 +14,7 @@
 
 #include "api/query_params.h"
 #include "core/trace_id.h"
+#include "tempopb/tempo.pb.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_metrics.h"
@@ -154,6 +155,32 @@ TEST_F(SearchLimitTest, ShardsStopWhenTheClientLeaves) {
   auto health = http1_request(query(), "GET", "/ready");
   ASSERT_TRUE(health.ok());
   EXPECT_EQ(health->status, 200);
+}
+
+// Grafana cancels a streaming search with RST_STREAM on a connection it keeps: the search is given up too.
+TEST_F(SearchLimitTest, StreamingSearchStopsWhenTheCallIsCancelled) {
+  const int64_t before = pages_read();
+  tempopb::SearchRequest req;
+  req.set_query(R"({ span.tag = "none" })");
+  req.set_start(static_cast<uint32_t>(base_s_ - 60));
+  req.set_end(static_cast<uint32_t>(base_s_ + 60));
+  auto scanning = [&] {
+    // The search has been taken up: a reset arriving with the request would make the server skip it.
+    EXPECT_TRUE(eventually([&] { return scrape_metric(query(), "spindle_search_scans_active") > 0; }));
+  };
+  auto stopped = [&] {
+    EXPECT_TRUE(eventually([&] {
+      return scrape_metric(query(), "spindle_requests_total", R"(route="search_grpc",status_code="CANCELLED")") == 1;
+    }));
+    EXPECT_TRUE(settled());
+  };
+  Status s = grpc_cancelled_call(query(), "/tempopb.StreamingQuerier/Search", req.SerializeAsString(), scanning,
+                                 stopped);
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  // Given up before any shard had finished (a finished search counts OK, never CANCELLED); how far the shards
+  // got depends on how long the wait for the scan took, so only "not to the end" is asserted.
+  EXPECT_EQ(scrape_metric(query(), "spindle_requests_total", R"(route="search_grpc",status_code="OK")"), 0);
+  EXPECT_LT(pages_read() - before, whole_) << "the shards kept scanning for a cancelled call";
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 namespace spindle {
 namespace {
@@ -412,14 +413,11 @@ class H2Session {
   nghttp2_session* session_ = nullptr;
 };
 
-Result<H2Response> h2_exchange(uint16_t port, const std::string& method, const std::string& target,
-                               const HeaderList& headers, std::string body) {
-  SPINDLE_ASSIGN_OR_RETURN(Connection conn, Connection::open(port, call_deadline()));
-  H2Exchange ex;
-  ex.request_body = std::move(body);
-  H2Session session;
+// Opens the session on `conn` and submits one request (settings first, a large receive window); the caller
+// flushes. Sets ex.stream_id.
+Status start_h2_request(H2Session& session, H2Exchange& ex, uint16_t port, const std::string& method,
+                        const std::string& target, const HeaderList& headers) {
   SPINDLE_RETURN_IF_ERROR(session.init(&ex));
-
   const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
                                              {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24}};
   nghttp2_submit_settings(session.get(), NGHTTP2_FLAG_NONE, settings, 2);
@@ -440,6 +438,16 @@ Result<H2Response> h2_exchange(uint16_t port, const std::string& method, const s
   if (ex.stream_id < 0) {
     return internal_error(std::string("nghttp2_submit_request: ") + nghttp2_strerror(ex.stream_id));
   }
+  return Status::ok();
+}
+
+Result<H2Response> h2_exchange(uint16_t port, const std::string& method, const std::string& target,
+                               const HeaderList& headers, std::string body) {
+  SPINDLE_ASSIGN_OR_RETURN(Connection conn, Connection::open(port, call_deadline()));
+  H2Exchange ex;
+  ex.request_body = std::move(body);
+  H2Session session;
+  SPINDLE_RETURN_IF_ERROR(start_h2_request(session, ex, port, method, target, headers));
 
   char buf[65536];
   while (!ex.closed) {
@@ -551,10 +559,30 @@ Result<HttpResult> h2c_request(uint16_t port, std::string method, std::string ta
   return result;
 }
 
+const HeaderList kGrpcHeaders = {
+    {"content-type", "application/grpc"}, {"te", "trailers"}, {"user-agent", "spindle-test-client/1"}};
+
+Status grpc_cancelled_call(uint16_t port, std::string method_path, std::string message,
+                           const std::function<void()>& before_cancel, const std::function<void()>& while_open) {
+  SPINDLE_ASSIGN_OR_RETURN(Connection conn, Connection::open(port, call_deadline()));
+  H2Exchange ex;
+  ex.request_body = frame_grpc_message(message, false);
+  H2Session session;
+  SPINDLE_RETURN_IF_ERROR(start_h2_request(session, ex, port, "POST", method_path, kGrpcHeaders));
+  SPINDLE_RETURN_IF_ERROR(session.flush(conn));
+  before_cancel();
+  if (nghttp2_submit_rst_stream(session.get(), NGHTTP2_FLAG_NONE, ex.stream_id, NGHTTP2_CANCEL) != 0) {
+    return internal_error("nghttp2_submit_rst_stream failed");
+  }
+  SPINDLE_RETURN_IF_ERROR(session.flush(conn));
+  while_open();
+  nghttp2_session_terminate_session(session.get(), NGHTTP2_NO_ERROR);
+  return session.flush(conn);
+}
+
 Result<GrpcResult> grpc_unary(uint16_t port, std::string method_path, std::string message, bool gzip,
                               HeaderList extra_headers) {
-  HeaderList headers = {
-      {"content-type", "application/grpc"}, {"te", "trailers"}, {"user-agent", "spindle-test-client/1"}};
+  HeaderList headers = kGrpcHeaders;
   if (gzip) {
     headers.emplace_back("grpc-encoding", "gzip");
     headers.emplace_back("grpc-accept-encoding", "gzip");

@@ -7,6 +7,7 @@
 // Threading: no shared state; call from any test thread (never from a server shard thread: they block).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,6 +56,12 @@ struct GrpcResult {
 // sends "te: trailers" and content-type application/grpc, and reads messages and trailers. A malformed
 // response framing is an error; a non-OK grpc-status is not (it is in the result). A non-200 HTTP status
 // gives a result with http_status set, no messages, and grpc_status -1 unless the server sent one anyway.
+// Starts a gRPC call with `message`, runs `before_cancel`, cancels the call as gRPC clients do (RST_STREAM
+// CANCEL), runs `while_open` with the connection still open, then closes it. (A server may skip a request
+// reset in the same read as it arrived: `before_cancel` is where to wait until it has been taken up.)
+Status grpc_cancelled_call(uint16_t port, std::string method_path, std::string message,
+                           const std::function<void()>& before_cancel, const std::function<void()>& while_open);
+
 Result<GrpcResult> grpc_unary(uint16_t port, std::string method_path, std::string message, bool gzip = false,
                               HeaderList extra_headers = {});
 
