@@ -9,15 +9,10 @@
 #include "api/shard_services.h"
 #include "api/status_mapping.h"
 #include "api/traceql/parser.h"
+#include "core/wall_clock.h"
 
 namespace spindle {
 namespace {
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 HttpResponse json_response(std::string body) {
   HttpResponse r;

@@ -12,6 +12,7 @@
 #include "api/search.h"
 #include "api/shard_services.h"
 #include "api/traceql/ast.h"
+#include "core/wall_clock.h"
 #include "proto/wire.h"
 
 namespace spindle {
@@ -226,12 +227,6 @@ class GrpcSearchSink final : public SearchResultSink {
   bool sent_any_ = false;
   std::chrono::steady_clock::time_point last_progress_;
 };
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/wall_clock.h"
 #include "storage/bloom_filter.h"
 #include "storage/trace_merge.h"
 
@@ -51,12 +52,6 @@ Status write_file(const std::string& path, std::string_view data) {
   if (s.is_ok() && ::fsync(fd) != 0) s = errno_status("fsync", path, errno);
   ::close(fd);
   return s;
-}
-
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
 }
 
 }  // namespace
@@ -188,7 +183,7 @@ Status BlockWriter::seal() {
 
   BloomFilter bloom(ids_.size(), options_.bloom_fp_rate);
   for (const TraceId& id : ids_) bloom.add(id);
-  meta_.created_ns = options_.created_ns != 0 ? options_.created_ns : now_ns();
+  meta_.created_ns = options_.created_ns != 0 ? options_.created_ns : wall_now_ns();
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockIndexFile), encode_index(index_)));
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockBloomFile), bloom.serialize()));
   SPINDLE_RETURN_IF_ERROR(write_file(join(tmp_dir_, kBlockMetaFile), meta_.to_json()));

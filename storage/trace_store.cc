@@ -12,6 +12,7 @@
 #include <numeric>
 
 #include "core/log.h"
+#include "core/wall_clock.h"
 #include "storage/block_writer.h"
 #include "storage/compactor.h"
 #include "storage/span_batch_codec.h"
@@ -27,12 +28,6 @@ constexpr uint64_t kRetryMs = 1000;
 // A cut stops growing at this share of the shard's head budget, so blocks come out in steady steps and the
 // memory of one cut is freed while the head keeps filling.
 constexpr uint64_t kMaxCutShare = 4;
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 std::string join(const std::string& dir, std::string_view name) {
   std::string out = dir;

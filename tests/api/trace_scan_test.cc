@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/wall_clock.h"
 #include "storage/search_columns.h"
 #include "storage/trace_store.h"
 #include "tests/storage/block_test_util.h"
@@ -26,12 +27,6 @@ constexpr uint64_t kSecondNs = 1000000000;
 constexpr uint64_t k2020Ns = 1577836800ull * kSecondNs;
 constexpr uint64_t k2025Ns = 1735689600ull * kSecondNs;
 constexpr uint64_t kHourMs = 3600 * 1000;
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 TraceId id_of(uint32_t n) {
   TraceId id;

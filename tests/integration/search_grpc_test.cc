@@ -14,6 +14,7 @@
 
 #include "tempopb/tempo.pb.h"
 #include "api/query_params.h"
+#include "core/wall_clock.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_server.h"
@@ -29,11 +30,6 @@ constexpr uint64_t kMsNs = 1000000;
 constexpr int kGrpcInvalidArgument = 3;
 constexpr int kGrpcUnimplemented = 12;
 
-uint64_t wall_now_s() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 // Leading zero bytes: Tempo's traceID text drops them ("abc").
 std::string id_cart() { return std::string(14, '\0') + "\x0a\xbc"; }
 std::string id_home() { return trace_id_bytes(0x1b); }
@@ -48,7 +44,6 @@ std::string hex(const std::string& raw) {
   }
   return out;
 }
-
 
 otlp::trace::v1::ScopeSpans* scope_of(ExportRequest& req, const std::string& service) {
   auto* rs = req.add_resource_spans();

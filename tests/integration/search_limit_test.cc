@@ -14,6 +14,7 @@
 
 #include "api/query_params.h"
 #include "core/trace_id.h"
+#include "core/wall_clock.h"
 #include "tempopb/tempo.pb.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
@@ -27,11 +28,6 @@ namespace {
 constexpr uint64_t kSecondNs = 1000000000;
 constexpr int kHits = 3;
 constexpr int kFillerTraces = 150000;  // on shard 1: about 170 block pages, a scan of ~0.1 s
-
-uint64_t wall_now_s() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 size_t count_substr(const std::string& s, const std::string& what) {
   size_t n = 0;

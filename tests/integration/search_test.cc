@@ -16,6 +16,7 @@
 
 #include "api/query_params.h"
 #include "core/trace_id.h"
+#include "core/wall_clock.h"
 #include "proto/json_reader.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
@@ -31,11 +32,6 @@ namespace otlp = opentelemetry::proto;
 constexpr uint64_t kSecondNs = 1000000000;
 constexpr uint64_t kMsNs = 1000000;
 constexpr int kCorpusSpans = 10;
-
-uint64_t wall_now_s() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 // ---- The corpus ------------------------------------------------------------------------------------------------
 // Times are relative to `base` (five minutes ago), so "recent" requests without start/end see them too.
@@ -204,9 +200,6 @@ void check_search_response(const JsonValue& root) {
 }
 
 // ---- Helpers ---------------------------------------------------------------------------------------------------
-
-
-
 
 struct Answer {
   int status = 0;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/trace_id.h"
+#include "core/wall_clock.h"
 #include "tempopb/tempo.pb.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
@@ -32,14 +33,6 @@ constexpr uint64_t k2020Ns = 1577836800ull * 1000000000;  // 2020-01-01T00:00:00
 constexpr uint64_t k2020Seconds = 1577836800;
 constexpr uint64_t k2025Seconds = 1735689600;
 constexpr uint64_t kDaySeconds = 24 * 3600;
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
-
 
 // Span names of a trace, sorted, read through /api/v2/traces/<id>`query` as protobuf or JSON. A lookup that
 // fails is a test failure and gives no names.

@@ -28,6 +28,7 @@
 
 #include "api/query_params.h"
 #include "core/trace_id.h"
+#include "core/wall_clock.h"
 #include "proto/json_reader.h"
 #include "tempopb/tempo.pb.h"
 #include "tests/api/traceql/conformance_cases.h"
@@ -61,13 +62,6 @@ std::string placement_name(Placement p) {
   }
   return "?";
 }
-
-uint64_t wall_now_s() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
 
 // Trace IDs as /api/search prints them: lowercase hex without leading zeros.
 std::string search_hex(const std::string& raw) {

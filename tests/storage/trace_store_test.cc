@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/wall_clock.h"
 #include "tests/storage/block_test_util.h"
 #include "tests/storage/test_loop.h"
 #include "tests/support/temp_dir.h"
@@ -27,12 +28,6 @@ constexpr uint64_t k2020Ns = 1577836800ull * kSecondNs;  // 2020-01-01T00:00:00Z
 constexpr uint64_t k2025Ns = 1735689600ull * kSecondNs;  // 2025-01-01T00:00:00Z
 constexpr uint64_t kHourMs = 3600 * 1000;
 constexpr uint64_t kDayNs = 24 * 3600 * kSecondNs;
-
-uint64_t wall_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
 
 TraceId id_of(uint8_t n) {
   TraceId id;
