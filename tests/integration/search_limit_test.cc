@@ -16,6 +16,7 @@
 #include "core/trace_id.h"
 #include "core/wall_clock.h"
 #include "tempopb/tempo.pb.h"
+#include "tests/integration/otlp_export.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_metrics.h"
@@ -94,12 +95,7 @@ class SearchLimitTest : public ::testing::Test {
     ASSERT_GE(whole_, 100) << "too few pages for the comparison to mean anything";
   }
 
-  void send(const ExportRequest& req) {
-    auto r = http1_request(server_->otlp_http_port(), "POST", "/v1/traces",
-                           {{"Content-Type", "application/x-protobuf"}}, req.SerializeAsString());
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ(r->status, 200) << r->body;
-  }
+  void send(const ExportRequest& req) { export_http(server_->otlp_http_port(), req); }
   uint16_t query() { return server_->query_port(); }
   std::string search_target(const std::string& q, int limit) const {
     return "/api/search?q=" + percent_encode(q) + "&limit=" + std::to_string(limit) +

@@ -18,6 +18,7 @@
 #include "core/trace_id.h"
 #include "core/wall_clock.h"
 #include "proto/json_reader.h"
+#include "tests/integration/otlp_export.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_metrics.h"
@@ -229,11 +230,7 @@ class SearchTest : public ::testing::TestWithParam<Where> {
   void SetUp() override {
     server_.start();
     base_s_ = wall_now_s() - 300;
-    ExportRequest req = corpus(base_s_ * kSecondNs);
-    auto r = http1_request(server_->otlp_http_port(), "POST", "/v1/traces",
-                           {{"Content-Type", "application/x-protobuf"}}, req.SerializeAsString());
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ(r->status, 200) << r->body;
+    ASSERT_NO_FATAL_FAILURE(export_http(server_->otlp_http_port(), corpus(base_s_ * kSecondNs)));
     if (GetParam() == Where::Blocks) {
       ASSERT_TRUE(eventually([&] { return scrape_metric(query(), "spindle_storage_cut_spans_total") == kCorpusSpans; }))
           << "the corpus was not cut into blocks";

@@ -17,6 +17,7 @@
 #include "core/trace_id.h"
 #include "core/wall_clock.h"
 #include "tempopb/tempo.pb.h"
+#include "tests/integration/otlp_export.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_metrics.h"
@@ -28,7 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 constexpr uint64_t k2020Ns = 1577836800ull * 1000000000;  // 2020-01-01T00:00:00Z
 constexpr uint64_t k2020Seconds = 1577836800;
 constexpr uint64_t k2025Seconds = 1735689600;
@@ -94,17 +94,8 @@ class StorageIT : public ::testing::Test {
   void stop() { server_.reset(); }
   uint16_t query() { return (*server_)->query_port(); }
 
-  void send_http(const ExportRequest& req) {
-    auto r = http1_request((*server_)->otlp_http_port(), "POST", "/v1/traces",
-                           {{"Content-Type", "application/x-protobuf"}}, req.SerializeAsString());
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ(r->status, 200) << r->body;
-  }
-  void send_grpc(const ExportRequest& req) {
-    auto r = grpc_unary((*server_)->otlp_grpc_port(), kExport, req.SerializeAsString());
-    ASSERT_TRUE(r.ok()) << r.status().to_string();
-    ASSERT_EQ(r->grpc_status, 0) << r->grpc_message;
-  }
+  void send_http(const ExportRequest& req) { export_http((*server_)->otlp_http_port(), req); }
+  void send_grpc(const ExportRequest& req) { export_grpc((*server_)->otlp_grpc_port(), req); }
   // Waits until at least `spans` spans were written into blocks since start and the head is empty.
   void wait_for_cut(int64_t spans) {
     uint16_t port = query();

@@ -33,6 +33,7 @@
 #include "tempopb/tempo.pb.h"
 #include "tests/api/traceql/conformance_cases.h"
 #include "tests/api/traceql/trace_corpus.h"
+#include "tests/integration/otlp_export.h"
 #include "tests/integration/otlp_fixtures.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_metrics.h"
@@ -45,7 +46,6 @@ namespace {
 using namespace corpus;
 
 constexpr uint64_t kSecondNs = 1000000000;
-constexpr const char* kExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 constexpr size_t kCorpusSpans = 8;
 constexpr size_t kIncompleteSpans = 4;
 
@@ -168,14 +168,9 @@ class TraceqlConformanceTest : public ::testing::TestWithParam<Placement> {
   // Alternates the receivers: OTLP/HTTP protobuf, then OTLP/gRPC.
   void ingest(const ExportRequest& req) {
     if (sent_++ % 2 == 0) {
-      auto r = http1_request((*server_)->otlp_http_port(), "POST", "/v1/traces",
-                             {{"Content-Type", "application/x-protobuf"}}, req.SerializeAsString());
-      ASSERT_TRUE(r.ok()) << r.status().to_string();
-      ASSERT_EQ(r->status, 200) << r->body;
+      export_http((*server_)->otlp_http_port(), req);
     } else {
-      auto r = grpc_unary((*server_)->otlp_grpc_port(), kExport, req.SerializeAsString());
-      ASSERT_TRUE(r.ok()) << r.status().to_string();
-      ASSERT_EQ(r->grpc_status, 0) << r->grpc_message;
+      export_grpc((*server_)->otlp_grpc_port(), req);
     }
   }
   void wait_for_cut(size_t spans) {
