@@ -49,6 +49,19 @@ levels() {  # "level:blocks" for every non-empty level
        RLENGTH - 2), $2}' "$1"
 }
 
+# stop_server [TIMEOUT_S]: SIGTERM to spindle (pid $server_pid); requires exit status 0 within TIMEOUT_S
+# (default 120) seconds.
+stop_server() {
+  local timeout=${1:-120}
+  kill -TERM "$server_pid"
+  local deadline=$((SECONDS + timeout)) status=0
+  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && die "spindle (pid $server_pid) did not exit within $timeout s of SIGTERM"
+  wait "$server_pid" || status=$?
+  server_pid=""
+  [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
+}
+
 # await_settled TIMEOUT_S: waits until no span is in the head, the blocks and compaction counters are unchanged
 # and the server is idle (< 0.05 core) over the last 10 s. Polled once a second; leaves the last /metrics dump
 # in $work/m.txt.

@@ -94,18 +94,9 @@ start_server() {
   await_spindle_ready "$log" 30
 }
 
-# stop_server: SIGTERM, wait up to 60 s, require exit status 0.
-stop_server() {
-  kill -TERM "$server_pid"
-  local deadline=$((SECONDS + 60))
-  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-  if kill -0 "$server_pid" 2>/dev/null; then
-    die "spindle (pid $server_pid) did not exit within 60 s of SIGTERM"
-  fi
-  local status=0
-  wait "$server_pid" || status=$?
-  server_pid=""
-  [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
+# stop_run: stop_server (bench_common.sh) with 60 s to exit, then drop the run's data.
+stop_run() {
+  stop_server 60
   rm -rf "$data_dir"
 }
 
@@ -164,7 +155,7 @@ run_load() {
   trace_id=$(grep -o '"first_trace_id":"[0-9a-f]*"' "$work/loadgen.json" | cut -d'"' -f4 || true)
   trace_spans=$(curl -fsS --max-time 10 -H 'Accept: application/json' \
                   "http://127.0.0.1:$query_port/api/traces/$trace_id" 2>/dev/null | grep -o '"spanId"' | wc -l)
-  stop_server
+  stop_run
   if [ "$trace_spans" = 0 ]; then
     echo "ingest_bench: trace $trace_id of the first request is not found by /api/traces" >&2
     failed=1

@@ -96,16 +96,6 @@ start_server() {  # start_server LOG
   await_spindle_ready "$1" 600
 }
 
-stop_server() {
-  kill -TERM "$server_pid"
-  local deadline=$((SECONDS + 120)) status=0
-  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && die "spindle did not exit within 120 s of SIGTERM"
-  wait "$server_pid" || status=$?
-  server_pid=""
-  [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
-}
-
 # background LABEL ARGS...: a loadgen sending until stopped (stop_loadgens).
 background() {
   local label=$1

@@ -85,16 +85,6 @@ start_server() {
   ready_s=$(awk -v a="$t0" -v b="$(now_s)" 'BEGIN {printf "%.2f", b - a}')
 }
 
-stop_server() {  # SIGTERM, require exit 0 within 120 s
-  kill -TERM "$server_pid"
-  local deadline=$((SECONDS + 120)) status=0
-  while kill -0 "$server_pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && die "spindle (pid $server_pid) did not exit within 120 s of SIGTERM"
-  wait "$server_pid" || status=$?
-  server_pid=""
-  [ $status = 0 ] || die "spindle exited with status $status after SIGTERM"
-}
-
 # ingest LABEL: sends $spans spans with an ack log, fails on any refused request; leaves $work/LABEL.json.
 ingest() {
   local status=0
